@@ -1,0 +1,41 @@
+"""Alembic's environment for this project.
+
+The database and the models come from the project, so ``python manage.py migrate`` and the
+plain ``alembic`` command run the same migrations the same way. ``manage.py`` hands its open
+connection in through ``config.attributes["connection"]`` (the Alembic cookbook's recipe);
+run on its own, this file connects with the project's settings.
+"""
+from alembic import context
+
+from project import database
+from project.models import load_models
+from project.settings import load_settings
+
+config = context.config
+settings = config.attributes.get("settings") or load_settings()
+options = dict(
+    target_metadata=load_models(),
+    # Batch operations run as plain ALTERs on PostgreSQL and rebuild the table on SQLite,
+    # so a migration made against either database runs on both.
+    render_as_batch=True,
+    # One transaction per migration: a failure leaves the database at the one before.
+    transaction_per_migration=True,
+)
+
+
+def run_migrations(connection) -> None:
+    context.configure(connection=connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(url=database.database_url(settings), literal_binds=True, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+elif config.attributes.get("connection") is not None:
+    run_migrations(config.attributes["connection"])
+else:
+    with database.connect(database.database_url(settings)) as connection:
+        run_migrations(connection)
+        connection.commit()

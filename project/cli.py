@@ -1,0 +1,131 @@
+"""The ``manage.py`` command line: Django's migration commands as a Click group.
+
+Each command only parses its options and calls one function of ``project.migrations``,
+imported inside the command so that ``--help`` never loads SQLAlchemy or Alembic.
+"""
+import re
+import traceback
+from pathlib import Path
+
+import click
+
+from project.output import CommandError, Console
+from project.settings import load_settings
+
+
+def remember(ctx: click.Context, param: click.Parameter, value):
+    """Keep ``-v``/``--traceback`` wherever they were typed: before or after the command name."""
+    if value is not None and value is not False:
+        ctx.meta[param.name] = value
+
+
+def common_options(function):
+    function = click.option(
+        "--traceback", is_flag=True, expose_value=False, callback=remember,
+        help="Raise on CommandError exceptions: show the full traceback.",
+    )(function)
+    return click.option(
+        "-v", "--verbosity", type=click.IntRange(0, 3), expose_value=False, callback=remember,
+        help="Verbosity level; 0=minimal output, 1=normal output, 2=verbose output, 3=very verbose output.",
+    )(function)
+
+
+class ManageGroup(click.Group):
+    """One error path for every command, as Django's ``BaseCommand.run_from_argv``."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            if ctx.meta.get("traceback"):
+                traceback.print_exc()
+            raise
+        except Exception as exc:
+            if ctx.meta.get("traceback") or type(exc).__module__.split(".")[0] not in ("sqlalchemy", "alembic"):
+                raise
+            from project.database import one_line
+            raise CommandError(one_line(exc)) from exc
+
+
+class TargetCommand(click.Command):
+    """A command whose target may be a relative move back, ``-1``, which Click would otherwise
+    read as an option: such a word is passed after ``--``, as Alembic's argparse allows."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        moves = [arg for arg in args if re.fullmatch(r"-\d+", arg)]
+        if moves and "--" not in args:
+            args = [arg for arg in args if arg not in moves] + ["--", *moves]
+        return super().parse_args(ctx, args)
+
+
+def console() -> Console:
+    return Console(click.get_current_context().meta.get("verbosity", 1))
+
+
+@click.group(cls=ManageGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read settings from this file instead of .env beside manage.py.")
+@common_options
+@click.pass_context
+def cli(ctx: click.Context, env_file: Path | None):
+    """Django-style database migrations for this project, run by Alembic."""
+    if ctx.obj is None:  # tests and scripts may hand in their own Settings
+        ctx.obj = load_settings(env_file)
+
+
+@cli.command()
+@click.option("-n", "--name", help="Use this name for migration file(s).")
+@click.option("--empty", is_flag=True, help="Create an empty migration.")
+@click.option("--dry-run", is_flag=True, help="Just show what migrations would be made; don't actually write them.")
+@click.option("--check", is_flag=True, help="Exit with a non-zero status if model changes are missing migrations and don't actually write them.")
+@common_options
+@click.pass_obj
+def makemigrations(settings, name, empty, dry_run, check):
+    """Creates a new migration from the changes to the models."""
+    from project import migrations
+
+    changed = migrations.makemigrations(settings, console(), name=name, empty=empty, dry_run=dry_run, check=check)
+    if check and changed:
+        raise SystemExit(1)
+
+
+@cli.command(cls=TargetCommand)
+@click.argument("target", required=False)
+@click.option("--fake", is_flag=True, help="Mark migrations as run without actually running them.")
+@common_options
+@click.pass_obj
+def migrate(settings, target, fake):
+    """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
+
+    TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
+    move as in Alembic: +1, -1, 0003-1, base+3.
+    """
+    from project import migrations
+
+    migrations.migrate(settings, console(), target=target, fake=fake)
+
+
+@cli.command()
+@click.option("--plan", "-p", "plan", is_flag=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
+@common_options
+@click.pass_obj
+def showmigrations(settings, plan):
+    """Shows all migrations and whether they are applied ([X]) or not ([ ])."""
+    from project import migrations
+
+    migrations.showmigrations(settings, console(), plan=plan)
+
+
+@cli.command(cls=TargetCommand)
+@click.argument("target")
+@common_options
+@click.pass_obj
+def fake(settings, target):
+    """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
+    from project import migrations
+
+    migrations.migrate(settings, console(), target=target, fake=True)
+
+
+def main():
+    cli(prog_name=None)

@@ -1,0 +1,131 @@
+"""Questions about the revision graph, answered without Alembic or a database.
+
+A migration is its revision id (for the files ``makemigrations`` writes, also its name,
+``0002_create_table_rooms``) and the ids of its parents. A *state* is the tuple of revisions
+Alembic keeps in ``alembic_version``: the heads of what is applied, ``()`` for none.
+As in Django, a target names the state to be in, and the plan is what leads there.
+"""
+import re
+from dataclasses import dataclass
+
+from project.output import APP_LABEL, CommandError
+
+RELATIVE = re.compile(r"^(?P<anchor>.*?)(?P<sign>[+-])(?P<count>\d+)$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    revision: str
+    parents: tuple[str, ...] = ()
+
+
+def in_order(migrations: list[Migration]) -> list[Migration]:
+    """Oldest first, each after all of its parents; ties go by revision id, so numbers sort."""
+    by_id = {m.revision: m for m in migrations}
+    waiting = {m.revision: len([p for p in m.parents if p in by_id]) for m in migrations}
+    children = {m.revision: [] for m in migrations}
+    for m in migrations:
+        for parent in m.parents:
+            if parent in children:
+                children[parent].append(m.revision)
+    ready = sorted(rev for rev, count in waiting.items() if count == 0)
+    ordered = []
+    while ready:
+        revision = ready.pop(0)
+        ordered.append(by_id[revision])
+        for child in children[revision]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready = sorted(ready + [child])
+    return ordered
+
+
+def heads(migrations: list[Migration]) -> tuple[str, ...]:
+    """The migrations nothing depends on yet: Django's leaf nodes."""
+    parents = {p for m in migrations for p in m.parents}
+    return tuple(m.revision for m in in_order(migrations) if m.revision not in parents)
+
+
+def applied(state: tuple[str, ...], migrations: list[Migration]) -> set[str]:
+    """Every revision applied in a state: its heads and all their ancestors."""
+    by_id = {m.revision: m for m in migrations}
+    seen, todo = set(), list(state)
+    while todo:
+        revision = todo.pop()
+        if revision in seen:
+            continue
+        if revision not in by_id:
+            raise CommandError(
+                f"The database is at revision '{revision}', which no migration file has. "
+                "Restore that file, or mark the database with 'fake' at a migration that exists."
+            )
+        seen.add(revision)
+        todo.extend(by_id[revision].parents)
+    return seen
+
+
+def find(name: str, migrations: list[Migration]) -> str:
+    """A revision by its full id or a unique prefix of it, as Django finds a migration name."""
+    matches = [m.revision for m in migrations if m.revision.startswith(name)]
+    if name in matches:
+        return name
+    if len(matches) > 1:
+        raise CommandError(
+            f"More than one migration matches '{name}' in app '{APP_LABEL}'. Please be more specific."
+        )
+    if not matches:
+        raise CommandError(f"Cannot find a migration matching '{name}'.")
+    return matches[0]
+
+
+
+def resolve(target: str, migrations: list[Migration], current: tuple[str, ...]) -> tuple[str, ...]:
+    """The state a target names: ``zero``/``base``, ``head``, a name or prefix, or a relative move
+    (``+1``, ``-1``, ``0003-1``, ``base+3``, ``head-1``) as Alembic spells them."""
+    if target in ("zero", "base"):
+        return ()
+    if target in ("head", "heads"):
+        return heads(migrations)
+    relative = RELATIVE.match(target)
+    if relative is None:
+        return (find(target, migrations),)
+    anchor = relative["anchor"]
+    if anchor == "":
+        start = current
+    else:
+        start = resolve(anchor, migrations, current)
+    count = int(relative["count"]) * (1 if relative["sign"] == "+" else -1)
+    return move(start, count, migrations, target)
+
+
+def move(state: tuple[str, ...], count: int, migrations: list[Migration], target: str):
+    """Walk ``count`` migrations forward (positive) or back along a single line of history."""
+    by_id = {m.revision: m for m in migrations}
+    for _ in range(abs(count)):
+        if len(state) > 1:
+            raise CommandError(f"Cannot move '{target}' from several heads ({', '.join(state)}); name a migration.")
+        if count < 0:
+            if not state:
+                raise CommandError(f"Relative migration '{target}' goes back past the first migration.")
+            state = by_id[state[0]].parents
+        else:
+            after = state[0] if state else None
+            nexts = [m.revision for m in in_order(migrations)
+                     if (after in m.parents if after else not m.parents)]
+            if not nexts:
+                raise CommandError(f"Relative migration '{target}' goes past the last migration.")
+            if len(nexts) > 1:
+                raise CommandError(f"Relative migration '{target}' is ambiguous: {', '.join(nexts)} follow; name one.")
+            state = (nexts[0],)
+    return state
+
+
+def plan(migrations: list[Migration], current: tuple[str, ...], target: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """The steps from one state to another, as ``(revision, forward)``: first unapply, newest
+    first, what the target does not include; then apply, oldest first, what it lacks."""
+    have = applied(current, migrations)
+    want = applied(target, migrations)
+    order = [m.revision for m in in_order(migrations)]
+    backward = [(rev, False) for rev in reversed(order) if rev in have and rev not in want]
+    forward = [(rev, True) for rev in order if rev in want and rev not in have]
+    return backward + forward

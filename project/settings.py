@@ -1,0 +1,39 @@
+"""Where the project lives and which database it uses, decided once per run.
+
+Like Django's settings module, but the only setting that varies is the database:
+``DATABASE_URL`` from the process environment, else from ``.env`` beside ``manage.py``
+(or the file given with ``--env-file``), else ``db.sqlite3`` beside ``manage.py``.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_dir: Path
+    database_url: str
+    models_package: str = "project.models"
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.base_dir / "migrations"
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.migrations_dir / "versions"
+
+
+def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Settings:
+    """Read the settings without touching ``os.environ``: the environment wins over the file."""
+    file_values = dotenv_values(env_file or base_dir / ".env")
+    url = (
+        os.environ.get("DATABASE_URL")
+        or file_values.get("DATABASE_URL")
+        or f"sqlite:///{base_dir / 'db.sqlite3'}"
+    )
+    return Settings(base_dir=base_dir, database_url=url)
