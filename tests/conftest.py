@@ -1,0 +1,102 @@
+"""Fixtures shared by every test: each test gets its own database and, where it writes
+files, its own copy of the project. Nothing here changes os.environ or the working directory."""
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from project.cli import cli
+from project.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url():
+    """A new, empty PostgreSQL database with a unique name, dropped afterwards. Skips when no
+    server answers, unless REQUIRE_POSTGRES=1 (as in CI), where that is a failure."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = f"no PostgreSQL server at {POSTGRES_SERVER}: {str(exc.orig).strip().splitlines()[0]}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+def settings(sqlite_url) -> Settings:
+    """The repository's own migrations and models, on a database of the test's own."""
+    return Settings(base_dir=REPO, database_url=sqlite_url)
+
+
+@pytest.fixture
+def manage(settings):
+    """Run a command in-process through Click's CliRunner: ``manage("migrate", "0002")``."""
+
+    def invoke(*args: str, settings: Settings = settings):
+        return CliRunner().invoke(cli, list(args), obj=settings)
+
+    return invoke
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Path:
+    """A copy of the project (manage.py, project/, migrations/) that a test may change freely."""
+    site = tmp_path / "site"
+    site.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.sqlite3", ".env")
+    shutil.copy2(REPO / "manage.py", site / "manage.py")
+    for folder in ("project", "migrations"):
+        shutil.copytree(REPO / folder, site / folder, ignore=ignore)
+    return site
+
+
+@pytest.fixture
+def run_manage():
+    """``run_manage(folder, "migrate", database_url=...)``: ``python manage.py ...`` in a subprocess."""
+    return run_manage_py
+
+
+def run_manage_py(folder: Path, *args: str, database_url: str | None = None, cwd: Path | None = None,
+                  env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python manage.py ARGS`` in a subprocess, as a user types it. The child gets a copy of
+    this process's environment with DATABASE_URL set (or removed) and ``env`` added."""
+    child_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url is not None:
+        child_env["DATABASE_URL"] = database_url
+    child_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, str(folder / "manage.py"), *args],
+        cwd=cwd or folder, env=child_env, capture_output=True, text=True, timeout=300,
+    )
