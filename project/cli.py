@@ -30,6 +30,12 @@ def common_options(function):
     )(function)
 
 
+lock_timeout_option = click.option(
+    "--lock-timeout", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
+    help="How long to wait for another migrate holding the deploy lock.",
+)
+
+
 class ManageGroup(click.Group):
     """One error path for every command, as Django's ``BaseCommand.run_from_argv``."""
 
@@ -92,9 +98,10 @@ def makemigrations(settings, name, empty, dry_run, check):
 @cli.command(cls=TargetCommand)
 @click.argument("target", required=False)
 @click.option("--fake", is_flag=True, help="Mark migrations as run without actually running them.")
+@lock_timeout_option
 @common_options
 @click.pass_obj
-def migrate(settings, target, fake):
+def migrate(settings, target, fake, lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
     TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
@@ -102,7 +109,7 @@ def migrate(settings, target, fake):
     """
     from project import migrations
 
-    migrations.migrate(settings, console(), target=target, fake=fake)
+    migrations.migrate(settings, console(), target=target, fake=fake, lock_timeout=lock_timeout)
 
 
 @cli.command()
@@ -118,13 +125,14 @@ def showmigrations(settings, plan):
 
 @cli.command(cls=TargetCommand)
 @click.argument("target")
+@lock_timeout_option
 @common_options
 @click.pass_obj
-def fake(settings, target):
+def fake(settings, target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
     from project import migrations
 
-    migrations.migrate(settings, console(), target=target, fake=True)
+    migrations.migrate(settings, console(), target=target, fake=True, lock_timeout=lock_timeout)
 
 
 def main():

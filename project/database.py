@@ -1,26 +1,51 @@
-"""Connections to the configured database, and the one-line errors when they fail.
+"""Connections to the configured database: URLs, engines, the deploy lock, scratch databases,
+and the one-line errors when any of it fails.
 
-Only commands that touch the database import this module (it imports SQLAlchemy).
+Only commands that touch the database import this module (it imports SQLAlchemy). The
+work of a command is a function of one synchronous Connection; ``run`` hands it one, also
+for async drivers (through ``run_sync``), so env.py and the migrations never see the difference.
 """
+import asyncio
+import fcntl
+import importlib.util
 import tempfile
+import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from project.output import CommandError
+from project.output import CommandError, Console
 from project.settings import Settings
+
+CONNECT_TIMEOUT = 10
+# The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
+LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
+LOCK_NAME = "manage.py migrate"
 
 
 def database_url(settings: Settings) -> URL:
-    """The settings' URL as SQLAlchemy's URL; a relative SQLite path is relative to the project."""
+    """The settings' URL as SQLAlchemy's URL: ``postgres://`` as ``postgresql://``, a bare
+    ``postgresql://`` on psycopg 3 when installed and psycopg2 otherwise, a relative SQLite
+    path relative to the project. An explicit ``+driver`` is kept as given."""
     try:
         url = make_url(settings.database_url)
     except sa.exc.ArgumentError:
         raise CommandError("DATABASE_URL is not a database URL of the form dialect://user@host/name.") from None
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    backend = url.get_backend_name()
+    if backend == "postgres":
+        backend = "postgresql"
+        url = url.set(drivername="postgresql" + (f"+{url.get_driver_name()}" if "+" in url.drivername else ""))
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg" if importlib.util.find_spec("psycopg") else "postgresql+psycopg2")
+    if url.drivername in ("mysql", "mariadb") and not importlib.util.find_spec("MySQLdb"):
+        url = url.set(drivername=f"{url.drivername}+pymysql")
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).is_absolute():
             url = url.set(database=str(settings.base_dir / url.database))
     return url
@@ -41,31 +66,157 @@ def one_line(exc: BaseException) -> str:
     return message.splitlines()[0] if message else type(exc).__name__
 
 
-def create_engine(url: URL) -> sa.Engine:
-    return sa.create_engine(url, poolclass=NullPool)
+def is_async(url: URL) -> bool:
+    return url.get_dialect().is_async
 
 
-@contextmanager
-def connect(url: URL):
-    """One connection for the whole command, closed afterwards."""
-    engine = create_engine(url)
+def create_engine(url: URL, **options):
+    """An engine for one command: no pool, a connect timeout, and real transactions on SQLite."""
+    connect_args = {}
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "postgresql" and "connect_timeout" not in url.query:
+        connect_args = {"timeout": CONNECT_TIMEOUT} if driver == "asyncpg" else {"connect_timeout": CONNECT_TIMEOUT}
+    elif backend in ("mysql", "mariadb"):
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT}
+    factory = create_async_engine if is_async(url) else sa.create_engine
     try:
-        try:
-            connection = engine.connect()
-        except sa.exc.DBAPIError as exc:
-            raise CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}") from exc
-        with connection:
-            yield connection
+        engine = factory(url, poolclass=NullPool, connect_args=connect_args, **options)
+    except sa.exc.NoSuchModuleError:
+        raise CommandError(f"Unknown database driver '{url.drivername}' in DATABASE_URL.") from None
+    except ImportError as exc:
+        raise CommandError(f"The driver for '{url.drivername}' is not installed ({exc.name}).") from None
+    if backend == "sqlite":
+        transactional_ddl(getattr(engine, "sync_engine", engine))
+    return engine
+
+
+def transactional_ddl(engine: sa.Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, begin transactions, so that DDL is inside them
+    too and a failed migration rolls back whole (the recipe from SQLAlchemy's SQLite docs)."""
+
+    @event.listens_for(engine, "connect")
+    def no_implicit_transactions(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def run(url: URL, work, **engine_options):
+    """Call ``work(connection)`` with one connection to ``url`` and return what it returns."""
+    engine = create_engine(url, **engine_options)
+    if is_async(url):
+        return asyncio.run(_run_async(engine, url, work))
+    try:
+        with _connected(engine, url) as connection:
+            return work(connection)
     finally:
         engine.dispose()
 
 
+async def _run_async(engine, url: URL, work):
+    try:
+        connection = engine.connect()
+        try:
+            await connection.start()
+        except (sa.exc.DBAPIError, OSError) as exc:
+            raise CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}") from exc
+        try:
+            return await connection.run_sync(work)
+        finally:
+            await connection.close()
+    finally:
+        await engine.dispose()
+
+
 @contextmanager
-def scratch_database(url: URL):
+def _connected(engine: sa.Engine, url: URL):
+    try:
+        connection = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}") from exc
+    with connection:
+        yield connection
+
+
+@contextmanager
+def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
+    """Hold the deploy lock while migrating, so that app instances started together migrate
+    one after another: a PostgreSQL session advisory lock or a MariaDB ``GET_LOCK`` on a
+    connection of its own, or an exclusive lock on the SQLite file. Waits up to ``timeout``."""
+    backend = connection.dialect.name
+    if backend == "sqlite":
+        database = connection.engine.url.database
+        if database in (None, "", ":memory:"):
+            yield
+            return
+        with open(database, "rb") as handle:
+            _wait_for(lambda: _try_flock(handle), timeout, console)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if backend == "postgresql":
+        take, release = f"SELECT pg_try_advisory_lock({LOCK_KEY})", f"SELECT pg_advisory_unlock({LOCK_KEY})"
+    elif backend in ("mysql", "mariadb"):
+        take, release = f"SELECT GET_LOCK('{LOCK_NAME}', 0)", f"SELECT RELEASE_LOCK('{LOCK_NAME}')"
+    else:
+        yield
+        return
+    with connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        _wait_for(lambda: bool(holder.exec_driver_sql(take).scalar()), timeout, console)
+        try:
+            yield
+        finally:
+            holder.exec_driver_sql(release)
+
+
+def _try_flock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _wait_for(take_lock, timeout: float, console: Console) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while not take_lock():
+        if time.monotonic() >= deadline:
+            raise CommandError(f"Another migrate held the deploy lock for over {timeout:g}s; gave up. "
+                               "Retry, or raise --lock-timeout.")
+        if not waiting:
+            console.line("Waiting for another migrate to finish...", level=2)
+            waiting = True
+        time.sleep(0.2)
+
+
+@contextmanager
+def scratch_database(url: URL, console: Console):
     """An empty database of the same kind as ``url``, thrown away afterwards: what
-    ``makemigrations`` brings to head to learn the schema the migrations produce."""
-    if url.get_backend_name() != "sqlite":
-        raise CommandError(f"makemigrations cannot make a scratch database for {url.get_backend_name()} yet.")
-    with tempfile.TemporaryDirectory(prefix="makemigrations-") as folder:
-        with connect(url.set(database=str(Path(folder) / "scratch.sqlite3"))) as connection:
-            yield connection
+    ``makemigrations`` brings to head to learn the schema the migrations produce.
+    Yields its URL, or None when the server will not let this user create one."""
+    if url.get_backend_name() == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="makemigrations-") as folder:
+            yield url.set(database=str(Path(folder) / "scratch.sqlite3"))
+        return
+    name = f"scratch_{uuid.uuid4().hex[:16]}"
+
+    def on_server(statement: str) -> None:
+        run(url, lambda connection: connection.exec_driver_sql(statement), isolation_level="AUTOCOMMIT")
+
+    try:
+        on_server(f"CREATE DATABASE {name}")
+    except sa.exc.DBAPIError as exc:
+        console.line(f"Cannot create a scratch database ({one_line(exc)}); comparing with {where(url)}.")
+        name = None
+    if name is None:
+        yield None
+        return
+    try:
+        yield url.set(database=name)
+    finally:
+        on_server(f"DROP DATABASE {name}")

@@ -95,27 +95,32 @@ def run_steps(settings, scripts, connection, steps, console: Console, fake=False
         raise CommandError(f"Migration {running} failed: {database.one_line(exc)}") from exc
 
 
-def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False) -> None:
-    """Django's migrate: bring the database to ``target`` (all heads when none), up or down."""
+def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False,
+            lock_timeout: float = 300) -> None:
+    """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
+    under the deploy lock so that concurrent deploys run each migration once."""
     scripts = load_scripts(settings)
     migrations = migrations_of(scripts)
-    url = database.database_url(settings)
-    with database.connect(url) as connection:
-        current = current_state(connection)
-        wanted = graph.resolve(target, migrations, current) if target else graph.heads(migrations)
-        steps = graph.plan(migrations, current, wanted)
-        console.operations(wanted, all_heads=wanted == graph.heads(migrations))
-        if not steps:
-            console.nothing_to_apply()
-            return
-        run_steps(settings, scripts, connection, steps, console, fake=fake)
+
+    def under_lock(connection):
+        with database.deploy_lock(connection, lock_timeout, console):
+            current = current_state(connection)
+            wanted = graph.resolve(target, migrations, current) if target else graph.heads(migrations)
+            steps = graph.plan(migrations, current, wanted)
+            console.operations(wanted, all_heads=wanted == graph.heads(migrations))
+            if steps:
+                run_steps(settings, scripts, connection, steps, console, fake=fake)
+            else:
+                console.nothing_to_apply()
+
+    database.run(database.database_url(settings), under_lock)
 
 
 def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:
     """Django's showmigrations: every migration in order, marked when applied."""
     migrations = graph.in_order(migrations_of(load_scripts(settings)))
-    with database.connect(database.database_url(settings)) as connection:
-        applied = graph.applied(current_state(connection), migrations)
+    state = database.run(database.database_url(settings), current_state)
+    applied = graph.applied(state, migrations)
     names = [m.revision for m in migrations]
     if plan:
         console.migration_plan(names, {m.revision: m.parents for m in migrations}, applied)
@@ -185,14 +190,23 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
         if not changes or not write:
             directives[:] = []
 
+    def autogenerate(connection):
+        steps = graph.plan(migrations, current_state(connection), heads)
+        if steps:
+            run_steps(settings, scripts, connection, steps, Console(0))
+        command.revision(alembic_config(settings, connection), autogenerate=True,
+                         process_revision_directives=name_and_filter)
+
     if empty:
         if write:
             command.revision(alembic_config(settings), message=name or "empty", rev_id=revision)
     else:
-        with database.scratch_database(database.database_url(settings)) as connection:
-            run_steps(settings, scripts, connection, graph.plan(migrations, (), heads), Console(0))
-            command.revision(alembic_config(settings, connection), autogenerate=True,
-                             process_revision_directives=name_and_filter)
+        url = database.database_url(settings)
+        with database.scratch_database(url, console) as scratch_url:
+            if scratch_url is None and set(database.run(url, current_state)) != set(heads):
+                raise CommandError("The database is not at the latest migration, so makemigrations "
+                                   "cannot compare with it: run migrate first, or allow this user to create databases.")
+            database.run(scratch_url or url, autogenerate)
         if not changes:
             console.no_changes()
             return False
