@@ -14,8 +14,10 @@ from project.cli import cli
 from project.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
-REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+MARIADB_SERVER = os.environ.get("TEST_MARIADB_SERVER", "mysql+pymysql://root@127.0.0.1:3306")
+# CI sets this: a database server that does not answer is then a failure, not a skip.
+REQUIRE_SERVERS = os.environ.get("REQUIRE_DATABASE_SERVERS") == "1"
 
 
 @pytest.fixture
@@ -23,29 +25,40 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
-@pytest.fixture
-def postgres_url():
-    """A new, empty PostgreSQL database with a unique name, dropped afterwards. Skips when no
-    server answers, unless REQUIRE_POSTGRES=1 (as in CI), where that is a failure."""
+def server_database(server: str, maintenance_db: str, drop_suffix: str = ""):
+    """A new, empty database with a unique name on ``server``, dropped afterwards. Skips when
+    no server answers, unless REQUIRE_DATABASE_SERVERS=1 (as in CI), where that fails."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(f"{server}/{maintenance_db}", isolation_level="AUTOCOMMIT")
     name = f"test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    except (sa.exc.OperationalError, ImportError) as exc:
         admin.dispose()
-        message = f"no PostgreSQL server at {POSTGRES_SERVER}: {str(exc.orig).strip().splitlines()[0]}"
-        if REQUIRE_POSTGRES:
+        message = f"no database server at {server}: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}"
+        if REQUIRE_SERVERS:
             pytest.fail(message)
         pytest.skip(message)
     try:
-        yield f"{POSTGRES_SERVER}/{name}"
+        yield f"{server}/{name}"
     finally:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{drop_suffix}")
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database of the test's own (see ``server_database``)."""
+    yield from server_database(POSTGRES_SERVER, "postgres", drop_suffix=" WITH (FORCE)")
+
+
+@pytest.fixture
+def mariadb_url():
+    """A fresh MariaDB database of the test's own (see ``server_database``)."""
+    yield from server_database(MARIADB_SERVER, "")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

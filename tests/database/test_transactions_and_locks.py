@@ -1,0 +1,142 @@
+"""A failing migration leaves the one before it; concurrent deploys run each migration once;
+the deploy lock gives up with a clear message. On SQLite and PostgreSQL alike."""
+import fcntl
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import sqlalchemy as sa
+
+FIFTH = textwrap.dedent('''\
+    """{name}"""
+    import time
+
+    from alembic import op
+    import sqlalchemy as sa
+
+    revision = "0005_{name}"
+    down_revision = "0004_make_email_unique"
+    branch_labels = None
+    depends_on = None
+
+
+    def upgrade() -> None:
+        runs = op.create_table("runs", sa.Column("id", sa.Integer(), primary_key=True))
+        op.bulk_insert(runs, [{{"id": 1}}])
+        {body}
+
+
+    def downgrade() -> None:
+        op.drop_table("runs")
+    ''')
+
+
+def add_fifth(project, name="runs", body="pass"):
+    (project / "migrations" / "versions" / f"0005_{name}.py").write_text(FIFTH.format(name=name, body=body))
+
+
+def state(url):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(sa.inspect(connection).get_table_names())
+            version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+            runs = connection.execute(sa.text("SELECT count(*) FROM runs")).scalar() if "runs" in tables else None
+        return tables, version, runs
+    finally:
+        engine.dispose()
+
+
+def test_failed_migration_leaves_the_one_before_and_a_rerun_continues(project_copy, run_manage, database_url):
+    add_fifth(project_copy, body='op.execute("INSERT INTO nowhere VALUES (1)")')
+
+    failed = run_manage(project_copy, "migrate", database_url=database_url)
+
+    assert failed.returncode == 1
+    assert "  Applying 0004_make_email_unique... OK" in failed.stdout
+    assert failed.stdout.rstrip().endswith("  Applying 0005_runs...")
+    assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.startswith("CommandError: Migration 0005_runs failed: ")
+    assert "nowhere" in failed.stderr
+    tables, version, runs = state(database_url)
+    assert "runs" not in tables and {"hotels", "rooms", "users"} <= tables
+    assert version == ["0004_make_email_unique"]
+
+    add_fifth(project_copy)
+    rerun = run_manage(project_copy, "migrate", database_url=database_url)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert "Applying 0001" not in rerun.stdout
+    assert "  Applying 0005_runs... OK" in rerun.stdout
+    assert state(database_url) == ({"alembic_version", "hotels", "rooms", "users", "runs"}, ["0005_runs"], 1)
+
+
+def test_concurrent_migrates_run_each_migration_once(project_copy, run_manage, database_url):
+    add_fifth(project_copy, body="time.sleep(1)")  # long enough that the others must wait
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DATABASE_URL"}
+    env["DATABASE_URL"] = database_url
+    if database_url.startswith("sqlite"):  # the file exists before they race, as in a deploy
+        sa.create_engine(database_url).connect().close()
+    processes = [
+        subprocess.Popen([sys.executable, "manage.py", "migrate", "-v", "2"], cwd=project_copy, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
+    outputs = "".join(out for _, out, _ in results)
+    for name in ("0001_create_table_hotels", "0004_make_email_unique", "0005_runs"):
+        assert outputs.count(f"  Applying {name}... OK") == 1
+    assert outputs.count("  No migrations to apply.") == 3
+    assert "Waiting for another migrate to finish..." in outputs
+    assert state(database_url)[1:] == (["0005_runs"], 1)
+
+
+def test_lock_timeout_gives_up_with_a_clear_message(project_copy, run_manage, database_url):
+    engine = sa.create_engine(database_url)
+    with engine.connect() as holder:
+        if database_url.startswith("sqlite"):
+            lock_file = open(engine.url.database, "rb")
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        else:
+            from project.database import LOCK_KEY
+            holder.exec_driver_sql(f"SELECT pg_advisory_lock({LOCK_KEY})")
+
+        result = run_manage(project_copy, "migrate", "--lock-timeout", "1", database_url=database_url)
+
+    engine.dispose()
+    assert result.returncode == 1
+    assert result.stderr == (
+        "CommandError: Another migrate held the deploy lock for over 1s; gave up. "
+        "Retry, or raise --lock-timeout.\n"
+    )
+    assert "Applying" not in result.stdout
+
+
+def mariadb_tables(url):
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("forth, back, tables", [
+    (["migrate"], ["migrate", "zero"], {"alembic_version", "hotels", "rooms", "users"}),
+    (["fake", "head"], ["fake", "zero"], {"alembic_version"}),
+])
+def test_mariadb_migrate_and_showmigrations(project_copy, run_manage, mariadb_url, forth, back, tables):
+    done = run_manage(project_copy, *forth, database_url=mariadb_url)
+    shown = run_manage(project_copy, "showmigrations", database_url=mariadb_url)
+
+    assert done.returncode == 0, done.stderr
+    assert mariadb_tables(mariadb_url) == tables
+    assert shown.stdout.splitlines()[1:] == [
+        " [X] 0001_create_table_hotels", " [X] 0002_create_table_rooms",
+        " [X] 0003_add_users", " [X] 0004_make_email_unique",
+    ]
+    undone = run_manage(project_copy, *back, database_url=mariadb_url)
+    assert undone.returncode == 0, undone.stderr
+    assert mariadb_tables(mariadb_url) == {"alembic_version"}

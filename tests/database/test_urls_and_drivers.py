@@ -1,0 +1,158 @@
+"""URL schemes, drivers, timeouts and password masking, against the real servers."""
+import importlib.util
+import socket
+import time
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from project import database
+from project.settings import Settings
+
+PASSWORD = "s3cr%et"  # a % too: the URL must never pass through ConfigParser
+
+
+def with_password(url: str, scheme: str | None = None) -> str:
+    """The URL with a password (trust auth ignores it) and, if given, another scheme."""
+    parsed = make_url(url).set(password=PASSWORD)
+    if scheme:
+        parsed = parsed.set(drivername=scheme)
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize("given, psycopg_installed, expected", [
+    ("postgres://u:p@h/db", False, "postgresql+psycopg2"),
+    ("postgresql://u:p@h/db", False, "postgresql+psycopg2"),
+    ("postgres://u:p@h/db", True, "postgresql+psycopg"),
+    ("postgresql://u:p@h/db", True, "postgresql+psycopg"),
+    ("postgres+asyncpg://u:p@h/db", True, "postgresql+asyncpg"),
+    ("postgresql+psycopg2://u:p@h/db", True, "postgresql+psycopg2"),
+    ("sqlite+aiosqlite:////tmp/x.db", True, "sqlite+aiosqlite"),
+])
+def test_driver_choice(monkeypatch, given, psycopg_installed, expected):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: (object() if psycopg_installed else None) if name == "psycopg" else real(name))
+    url = database.database_url(Settings(base_dir=database.Path("/srv/site"), database_url=given))
+    assert url.drivername == expected
+    assert url.password in (None, "p")
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_heroku_style_urls_work_with_psycopg2(project_copy, run_manage, postgres_url, scheme):
+    if importlib.util.find_spec("psycopg"):
+        pytest.skip("psycopg 3 is installed: the bare scheme would use it")
+    url = with_password(postgres_url, scheme)
+
+    result = run_manage(project_copy, "migrate", "-v", "3", database_url=url)
+
+    assert result.returncode == 0, result.stderr
+    assert "  Applying 0004_make_email_unique... OK" in result.stdout
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["showmigrations"], ["makemigrations", "--check"], ["fake", "head"]])
+def test_unreachable_server_names_host_port_and_database_never_the_password(project_copy, run_manage, command):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg2://deploy:{PASSWORD}@127.0.0.1:{port}/hotels"
+
+    result = run_manage(project_copy, *command, "-v", "3", database_url=url)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"CommandError: Cannot connect to postgresql+psycopg2://deploy:***@127.0.0.1:{port}/hotels: ")
+    assert result.stderr.count("\n") == 1
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_silent_server_times_out_within_about_ten_seconds(project_copy, run_manage):
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        result = run_manage(project_copy, "migrate", database_url=f"postgresql+psycopg2://u:{PASSWORD}@127.0.0.1:{port}/hotels")
+        elapsed = time.monotonic() - started
+
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}/hotels" in result.stderr and PASSWORD not in result.stderr
+    assert elapsed < 30  # generous on a busy machine; without the timeout it would hang
+
+
+@pytest.mark.parametrize("driver, fixture", [("postgresql+asyncpg", "postgres_url"), ("sqlite+aiosqlite", "sqlite_url")])
+def test_async_drivers_use_the_same_env(project_copy, run_manage, request, driver, fixture):
+    pytest.importorskip(driver.split("+")[1])
+    url = make_url(request.getfixturevalue(fixture)).set(drivername=driver).render_as_string(hide_password=False)
+
+    migrated = run_manage(project_copy, "migrate", database_url=url)
+    shown = run_manage(project_copy, "showmigrations", database_url=url)
+    checked = run_manage(project_copy, "makemigrations", "--check", database_url=url)
+    back = run_manage(project_copy, "migrate", "0002", database_url=url)
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert " [X] 0004_make_email_unique" in shown.stdout
+    assert (checked.returncode, checked.stdout) == (0, "No changes detected\n")
+    assert "  Unapplying 0003_add_users... OK" in back.stdout
+
+
+def scratch_databases(postgres_url):
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'scratch_%'")).scalars().all()
+    finally:
+        engine.dispose()
+
+
+def test_makemigrations_on_postgres_uses_a_scratch_database_and_drops_it(project_copy, run_manage, postgres_url):
+    before = scratch_databases(postgres_url)
+    (project_copy / "project" / "models" / "reviews.py").write_text(
+        "from sqlalchemy.orm import Mapped, mapped_column\n"
+        "from project.models.base import Base\n\n\n"
+        "class Review(Base):\n"
+        "    __tablename__ = 'reviews'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+        "    stars: Mapped[int]\n"
+    )
+
+    made = run_manage(project_copy, "makemigrations", database_url=postgres_url)
+
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines() == [
+        "Migrations for 'migrations':", "  migrations/versions/0005_create_table_reviews.py", "    + Create table reviews",
+    ]
+    assert scratch_databases(postgres_url) == before
+    engine = sa.create_engine(postgres_url)
+    assert sa.inspect(engine).get_table_names() == []  # the user's database was left alone
+    engine.dispose()
+
+
+@pytest.fixture
+def limited_user_url(postgres_url):
+    """The test database, reached as a role that may not create databases."""
+    role = f"limited_{make_url(postgres_url).database}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOCREATEDB")
+        connection.exec_driver_sql(f"GRANT ALL ON SCHEMA public TO {role}")
+    yield make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP OWNED BY {role}")
+        connection.exec_driver_sql(f"DROP ROLE {role}")
+    admin.dispose()
+
+
+def test_makemigrations_without_createdb_compares_with_the_database_only_at_head(project_copy, run_manage, limited_user_url):
+    behind = run_manage(project_copy, "makemigrations", database_url=limited_user_url)
+
+    assert behind.returncode == 1
+    assert behind.stdout.startswith("Cannot create a scratch database (permission denied to create database)")
+    assert behind.stderr.startswith("CommandError: The database is not at the latest migration")
+
+    assert run_manage(project_copy, "migrate", database_url=limited_user_url).returncode == 0
+    at_head = run_manage(project_copy, "makemigrations", database_url=limited_user_url)
+
+    assert at_head.returncode == 0, at_head.stderr
+    assert at_head.stdout.splitlines()[-1] == "No changes detected"
