@@ -35,7 +35,7 @@ def database_url(settings: Settings) -> URL:
     path relative to the project. An explicit ``+driver`` is kept as given."""
     try:
         url = make_url(settings.database_url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         raise CommandError("DATABASE_URL is not a database URL of the form dialect://user@host/name.") from None
     backend = url.get_backend_name()
     if backend == "postgres":

@@ -100,6 +100,7 @@ def resolve(target: str, migrations: list[Migration], current: tuple[str, ...]) 
 
 def move(state: tuple[str, ...], count: int, migrations: list[Migration], target: str):
     """Walk ``count`` migrations forward (positive) or back along a single line of history."""
+    applied(state, migrations)  # names a revision that no file has
     by_id = {m.revision: m for m in migrations}
     for _ in range(abs(count)):
         if len(state) > 1:

@@ -16,8 +16,8 @@ def slugify(text: str) -> str:
 
 def number_of(revision: str) -> int:
     """The leading number of ``0004_make_email_unique``; 0 for an id with none (e.g. Alembic's hex)."""
-    digits = re.match(r"\d+", revision)
-    return int(digits.group()) if digits else 0
+    digits = re.match(r"(\d+)_", revision)
+    return int(digits.group(1)) if digits else 0
 
 
 def next_number(heads: tuple[str, ...]) -> int:
@@ -26,8 +26,13 @@ def next_number(heads: tuple[str, ...]) -> int:
 
 def auto_slug(changes: list[str], now: datetime | None = None) -> str:
     """A slug from the detected changes (``Create table hotels`` → ``create_table_hotels``), or
-    Django's ``auto_<timestamp>`` when there are none or they do not fit."""
-    slug = "_".join(slugify(change) for change in changes)
+    Django's ``auto_<timestamp>`` when there are none or they do not fit. As Django names a
+    migration after the models it creates, the indexes of a new table do not count."""
+    created = [change.split()[-1] for change in changes if change.startswith("Create table ")]
+    rest = [c for c in changes if not c.startswith(("Create table ", "Create index ")) or
+            c.startswith("Create index ") and c.split()[-1] not in created]
+    parts = ([f"create_table_{'_'.join(created)}"] if created else []) + [slugify(c) for c in rest]
+    slug = slugify("_".join(parts))
     if not slug or len(slug) > MAX_LENGTH - 5:
         slug = f"auto_{(now or datetime.now()).strftime('%Y%m%d_%H%M')}"
     return slug

@@ -1,0 +1,67 @@
+"""``manage.py --help`` must stay fast: it never imports SQLAlchemy or Alembic.
+
+Each check runs in a fresh interpreter (this test process has long imported both). --help
+touches nothing, so running it in the repository itself is safe."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("sqlalchemy", "alembic", "project.database", "project.migrations")
+
+SCRIPT = """
+import contextlib, io, json, sys
+from project.cli import cli
+output = io.StringIO()
+with contextlib.redirect_stdout(output):
+    code = cli.main(sys.argv[1:], prog_name="manage.py", standalone_mode=False)
+print(json.dumps({
+    "code": code,
+    "help": output.getvalue(),
+    "modules": sorted(name for name in sys.modules if name.split(".")[0] in ("sqlalchemy", "alembic")
+                      or name in ("project.database", "project.migrations")),
+}))
+"""
+
+HELP_ARGS = [
+    ["--help"],
+    ["-h"],
+    ["migrate", "--help"],
+    ["makemigrations", "--help"],
+    ["showmigrations", "--help"],
+    ["fake", "--help"],
+]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("args", HELP_ARGS, ids=" ".join)
+def test_help_imports_neither_sqlalchemy_nor_alembic(args):
+    result = run("-c", SCRIPT, *args)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["help"].startswith("Usage: manage.py")
+    assert report["modules"] == []
+
+
+def test_the_check_itself_sees_sqlalchemy_when_a_command_imports_it():
+    """The script above can fail: importing the commands' module does load SQLAlchemy."""
+    result = run("-c", "import sys, project.migrations; print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["migrate", "--help"]], ids=" ".join)
+def test_manage_py_help_by_importtime(args):
+    result = run("-X", "importtime", "manage.py", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: manage.py")
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "project.cli" in imported
+    assert [name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic") or name in HEAVY] == []
