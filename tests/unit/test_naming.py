@@ -105,7 +105,8 @@ def test_auto_slug_the_indexes_of_a_new_table_do_not_name_it():
 
 def test_auto_slug_new_tables_are_named_together_and_other_indexes_count():
     assert auto_slug(["Create table a", "Create table b"], now=NOW) == "create_table_a_b"
-    assert auto_slug(["Create table a", "Create index ix_u on users"], now=NOW) == "create_table_a_create_index_ix_u_on_users"
+    assert auto_slug(["Create table a", "Drop table b"], now=NOW) == "create_table_a_drop_table_b"
+    assert auto_slug(["Create table a", "Create index ix on b"], now=NOW) == "auto_20240305_0709"
 
 
 def test_auto_slug_without_changes_is_a_timestamp():
