@@ -8,6 +8,7 @@ run on its own, this file connects with the project's settings.
 from alembic import context
 
 from project import database
+from project.migrations import HISTORY
 from project.models import load_models
 from project.settings import load_settings
 
@@ -20,6 +21,8 @@ options = dict(
     render_as_batch=True,
     # One transaction per migration: a failure leaves the database at the one before.
     transaction_per_migration=True,
+    # manage.py's own record of when each migration ran is not one of the models.
+    include_name=lambda name, type_, parent_names: not (type_ == "table" and name == HISTORY.name),
 )
 
 

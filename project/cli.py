@@ -1,7 +1,8 @@
 """The ``manage.py`` command line: Django's migration commands as a Click group.
 
-Each command only parses its options and calls one function of ``project.migrations``,
-imported inside the command so that ``--help`` never loads SQLAlchemy or Alembic.
+Each command only parses its options and calls one function of ``project.migrations`` (or
+``project.database``), imported inside the command so that ``--help`` never loads
+SQLAlchemy or Alembic.
 """
 import re
 import traceback
@@ -30,6 +31,18 @@ def common_options(function):
     )(function)
 
 
+def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of migration names, from the files (nothing is imported)."""
+    from project import index
+
+    settings = ctx.find_root().obj or load_settings()
+    names = [m.revision for m in index.read_migrations(settings.versions_dir)] + ["zero", "head"]
+    return [name for name in names if name.startswith(incomplete)]
+
+
+target_argument = click.argument("target", required=False, shell_complete=complete_target)
+noinput_option = click.option("--noinput", "--no-input", "interactive", flag_value=False, default=True,
+                              help="Tells Django-style commands to NOT prompt the user for input of any kind.")
 lock_timeout_option = click.option(
     "--lock-timeout", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
     help="How long to wait for another migrate holding the deploy lock.",
@@ -49,8 +62,8 @@ class ManageGroup(click.Group):
         except Exception as exc:
             if ctx.meta.get("traceback") or type(exc).__module__.split(".")[0] not in ("sqlalchemy", "alembic"):
                 raise
-            from project.database import one_line
-            raise CommandError(one_line(exc)) from exc
+            from project.migrations import explain
+            raise CommandError(explain(exc)) from exc
 
 
 class TargetCommand(click.Command):
@@ -69,7 +82,7 @@ def console() -> Console:
 
 
 @click.group(cls=ManageGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--env-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--env-file", type=click.Path(path_type=Path),
               help="Read settings from this file instead of .env beside manage.py.")
 @common_options
 @click.pass_context
@@ -84,24 +97,30 @@ def cli(ctx: click.Context, env_file: Path | None):
 @click.option("--empty", is_flag=True, help="Create an empty migration.")
 @click.option("--dry-run", is_flag=True, help="Just show what migrations would be made; don't actually write them.")
 @click.option("--check", is_flag=True, help="Exit with a non-zero status if model changes are missing migrations and don't actually write them.")
+@click.option("--merge", is_flag=True, help="Enable fixing of migration conflicts.")
+@noinput_option
 @common_options
 @click.pass_obj
-def makemigrations(settings, name, empty, dry_run, check):
+def makemigrations(settings, name, empty, dry_run, check, merge, interactive):
     """Creates a new migration from the changes to the models."""
     from project import migrations
 
-    changed = migrations.makemigrations(settings, console(), name=name, empty=empty, dry_run=dry_run, check=check)
-    if check and changed:
+    if merge:
+        migrations.merge(settings, console(), name=name, interactive=interactive)
+    elif migrations.makemigrations(settings, console(), name=name, empty=empty, dry_run=dry_run, check=check) and check:
         raise SystemExit(1)
 
 
 @cli.command(cls=TargetCommand)
-@click.argument("target", required=False)
+@target_argument
 @click.option("--fake", is_flag=True, help="Mark migrations as run without actually running them.")
+@click.option("--plan", is_flag=True, help="Shows a list of the migration actions that will be performed.")
+@click.option("--check", "check_unapplied", is_flag=True, help="Exits with a non-zero status if unapplied migrations exist and does not actually apply migrations.")
+@noinput_option
 @lock_timeout_option
 @common_options
 @click.pass_obj
-def migrate(settings, target, fake, lock_timeout):
+def migrate(settings, target, fake, plan, check_unapplied, interactive, lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
     TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
@@ -109,7 +128,10 @@ def migrate(settings, target, fake, lock_timeout):
     """
     from project import migrations
 
-    migrations.migrate(settings, console(), target=target, fake=fake, lock_timeout=lock_timeout)
+    pending = migrations.migrate(settings, console(), target=target, fake=fake, lock_timeout=lock_timeout,
+                                 plan=plan, check=check_unapplied)
+    if check_unapplied and pending:
+        raise SystemExit(1)
 
 
 @cli.command()
@@ -117,14 +139,14 @@ def migrate(settings, target, fake, lock_timeout):
 @common_options
 @click.pass_obj
 def showmigrations(settings, plan):
-    """Shows all migrations and whether they are applied ([X]) or not ([ ])."""
+    """Shows all migrations and whether they are applied ([X]) or not ([ ]); -v 2 adds when."""
     from project import migrations
 
     migrations.showmigrations(settings, console(), plan=plan)
 
 
 @cli.command(cls=TargetCommand)
-@click.argument("target")
+@click.argument("target", shell_complete=complete_target)
 @lock_timeout_option
 @common_options
 @click.pass_obj
@@ -133,6 +155,39 @@ def fake(settings, target, lock_timeout):
     from project import migrations
 
     migrations.migrate(settings, console(), target=target, fake=True, lock_timeout=lock_timeout)
+
+
+@cli.command()
+@click.argument("target", shell_complete=complete_target)
+@click.option("--backwards", is_flag=True, help="Creates SQL to unapply the migration, rather than to apply it.")
+@common_options
+@click.pass_obj
+def sqlmigrate(settings, target, backwards):
+    """Prints the SQL statements for the named migration, for the configured database."""
+    from project import migrations
+
+    migrations.sqlmigrate(settings, console(), target, backwards=backwards)
+
+
+@cli.command()
+@common_options
+@click.pass_obj
+def dbshell(settings):
+    """Runs the command-line client for the configured database (psql, sqlite3, mysql)."""
+    from project import database
+
+    raise SystemExit(database.dbshell(database.database_url(settings)))
+
+
+@cli.command()
+@click.option("--database", "with_database", is_flag=True, help="Also fail when the database is not at the latest migration.")
+@common_options
+@click.pass_obj
+def check(settings, with_database):
+    """Checks the migration files and models for problems, for CI: exits 1 when there are any."""
+    from project import migrations
+
+    migrations.check(settings, console(), with_database=with_database)
 
 
 def main():

@@ -8,6 +8,9 @@ for async drivers (through ``run_sync``), so env.py and the migrations never see
 import asyncio
 import fcntl
 import importlib.util
+import os
+import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -220,3 +223,27 @@ def scratch_database(url: URL, console: Console):
         yield url.set(database=name)
     finally:
         on_server(f"DROP DATABASE {name}")
+
+
+def dbshell(url: URL) -> int:
+    """Django's dbshell: the database's own client on this database. The password goes to the
+    client through its environment (PGPASSWORD, MYSQL_PWD), never on its command line."""
+    backend = url.get_backend_name()
+    secret = {}
+    if backend == "sqlite":
+        args = ["sqlite3", url.database or ":memory:"]
+    elif backend == "postgresql":
+        args = ["psql", *_flags(("-h", url.host), ("-p", url.port), ("-U", url.username)), url.database or "postgres"]
+        secret = {"PGPASSWORD": url.password} if url.password else {}
+    elif backend in ("mysql", "mariadb"):
+        args = ["mysql", *_flags(("-h", url.host), ("-P", url.port), ("-u", url.username)), *([url.database] if url.database else [])]
+        secret = {"MYSQL_PWD": url.password} if url.password else {}
+    else:
+        raise CommandError(f"dbshell does not know the client for {backend}.")
+    if shutil.which(args[0]) is None:
+        raise CommandError(f"You appear not to have the '{args[0]}' program installed or on your path.")
+    return subprocess.run(args, env={**os.environ, **secret}).returncode
+
+
+def _flags(*pairs) -> list[str]:
+    return [str(part) for flag, value in pairs if value for part in (flag, value)]

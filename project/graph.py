@@ -6,7 +6,7 @@ Alembic keeps in ``alembic_version``: the heads of what is applied, ``()`` for n
 As in Django, a target names the state to be in, and the plan is what leads there.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from project.output import APP_LABEL, CommandError
 
@@ -17,6 +17,7 @@ RELATIVE = re.compile(r"^(?P<anchor>.*?)(?P<sign>[+-])(?P<count>\d+)$")
 class Migration:
     revision: str
     parents: tuple[str, ...] = ()
+    path: str = field(default="", compare=False)  # the file, where it was read from one
 
 
 def in_order(migrations: list[Migration]) -> list[Migration]:
@@ -44,6 +45,17 @@ def heads(migrations: list[Migration]) -> tuple[str, ...]:
     """The migrations nothing depends on yet: Django's leaf nodes."""
     parents = {p for m in migrations for p in m.parents}
     return tuple(m.revision for m in in_order(migrations) if m.revision not in parents)
+
+
+def single_head(migrations: list[Migration]) -> tuple[str, ...]:
+    """The heads, when there is at most one; otherwise Django's conflict error."""
+    leaves = heads(migrations)
+    if len(leaves) > 1:
+        raise CommandError(
+            f"Conflicting migrations detected; multiple leaf nodes in the migration graph: ({', '.join(leaves)}).\n"
+            "To fix them run 'python manage.py makemigrations --merge'"
+        )
+    return leaves
 
 
 def applied(state: tuple[str, ...], migrations: list[Migration]) -> set[str]:
@@ -121,11 +133,32 @@ def move(state: tuple[str, ...], count: int, migrations: list[Migration], target
     return state
 
 
+def descendants(revision: str, migrations: list[Migration]) -> set[str]:
+    """Every migration that depends on ``revision``, directly or not."""
+    found, todo = set(), [revision]
+    while todo:
+        parent = todo.pop()
+        for m in migrations:
+            if parent in m.parents and m.revision not in found:
+                found.add(m.revision)
+                todo.append(m.revision)
+    return found
+
+
 def plan(migrations: list[Migration], current: tuple[str, ...], target: tuple[str, ...]) -> list[tuple[str, bool]]:
-    """The steps from one state to another, as ``(revision, forward)``: first unapply, newest
-    first, what the target does not include; then apply, oldest first, what it lacks."""
+    """The steps from the current state towards a target, as ``(revision, forward)``.
+
+    Django's rule: an applied target means unapply what depends on it; a target not yet
+    applied means apply it and what it needs; the empty target means unapply everything.
+    Other branches are left as they are. Unapplying goes newest first, applying oldest first.
+    """
     have = applied(current, migrations)
-    want = applied(target, migrations)
+    want = set(have) if target else set()
+    for revision in target:
+        if revision in have:
+            want -= descendants(revision, migrations)
+        else:
+            want |= applied((revision,), migrations)
     order = [m.revision for m in in_order(migrations)]
     backward = [(rev, False) for rev in reversed(order) if rev in have and rev not in want]
     forward = [(rev, True) for rev in order if rev in want and rev not in have]

@@ -41,3 +41,9 @@ def auto_slug(changes: list[str], now: datetime | None = None) -> str:
 def revision_id(number: int, slug: str) -> str:
     """``0005_slug``, cut to fit the version table."""
     return f"{number:04d}_{slug}"[:MAX_LENGTH].rstrip("_")
+
+
+def merge_slug(heads: tuple[str, ...], now: datetime | None = None) -> str:
+    """Django's merge name: ``merge_`` and the heads' names without their numbers, when it fits."""
+    slug = "_".join(["merge", *(re.sub(r"^\d+_", "", head) for head in heads)])
+    return slug if len(slug) <= MAX_LENGTH - 5 else f"merge_{(now or datetime.now()).strftime('%Y%m%d_%H%M')}"

@@ -15,7 +15,8 @@ class CommandError(click.ClickException):
     """An expected failure: one line on stderr and exit status 1, as Django's CommandError."""
 
     def show(self, file=None):
-        click.echo(f"CommandError: {self.format_message()}", file=file, err=True)
+        color = False if os.environ.get("NO_COLOR") else None
+        click.echo(click.style(f"CommandError: {self.format_message()}", fg="red"), file=file, err=True, color=color)
 
 
 class Console:
@@ -47,18 +48,35 @@ class Console:
         self.line("  No migrations to apply.")
 
     def step_started(self, name: str, forward: bool) -> None:
-        self.line(f"  {'Applying' if forward else 'Unapplying'} {name}...", nl=False)
+        # At -v 3 the step's SQL follows on lines of its own.
+        self.line(f"  {'Applying' if forward else 'Unapplying'} {name}...", nl=self.verbosity >= 3)
 
     def step_finished(self, fake: bool, seconds: float) -> None:
         timing = f" ({seconds:.3f}s)" if self.verbosity >= 2 else ""
-        self.line(self.success(" FAKED" if fake else " OK") + timing)
+        indent = "   " if self.verbosity >= 3 else ""
+        self.line(indent + self.success(" FAKED" if fake else " OK") + timing)
+
+    def sql(self, statement: str) -> None:
+        self.line("\n".join(f"    {line}" for line in statement.strip().splitlines()), level=3)
+
+    def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool]]]]) -> None:
+        """``migrate --plan``: each step's operations, those that destroy data marked."""
+        self.line(click.style("Planned operations:", bold=True))
+        for name, forward, operations in steps:
+            self.line(f"  {'Apply' if forward else 'Unapply'} {name}")
+            for phrase, destroys in operations:
+                mark = click.style("  [destroys data]", fg="red", bold=True) if destroys else ""
+                self.line(f"    {phrase}{mark}")
+        if not steps:
+            self.line("  No planned migration operations.")
 
     # showmigrations
 
-    def migration_list(self, names: list[str], applied: set[str]) -> None:
+    def migration_list(self, names: list[str], applied: set[str], dates: dict) -> None:
         self.line(click.style(APP_LABEL, bold=True))
         for name in names:
-            self.line(f" [{'X' if name in applied else ' '}] {name}")
+            when = f" (applied at {dates[name]:%Y-%m-%d %H:%M:%S})" if self.verbosity >= 2 and name in applied and name in dates else ""
+            self.line(f" [{'X' if name in applied else ' '}] {name}{when}")
         if not names:
             self.line(" (no migrations)")
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from project.output import CommandError
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +32,8 @@ class Settings:
 
 def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Settings:
     """Read the settings without touching ``os.environ``: the environment wins over the file."""
+    if env_file is not None and not os.access(env_file, os.R_OK):
+        raise CommandError(f"Cannot read the --env-file {env_file}.")
     file_values = dotenv_values(env_file or base_dir / ".env")
     url = (
         os.environ.get("DATABASE_URL")

@@ -336,8 +336,13 @@ def test_plan_is_empty_when_already_at_the_target(state):
     assert plan(CHAIN, state, state) == []
 
 
-def test_plan_from_one_branch_to_the_other_unapplies_then_applies():
-    assert plan(FORKED, ("0004_x",), ("0004_y",)) == [("0004_x", False), ("0004_y", True)]
+def test_plan_to_another_branch_leaves_the_first_applied_as_django_does():
+    assert plan(FORKED, ("0004_x",), ("0004_y",)) == [("0004_y", True)]
+    assert plan(FORKED, ("0004_x", "0004_y"), ("0004_x",)) == []
+
+
+def test_plan_to_an_applied_target_unapplies_what_depends_on_it_in_every_branch():
+    assert plan(FORKED, ("0004_x", "0004_y"), ("0003_c",)) == [("0004_y", False), ("0004_x", False)]
 
 
 def test_plan_to_both_heads_of_a_fork():
@@ -351,8 +356,8 @@ def test_plan_forward_through_a_merge_is_in_order():
     ]
 
 
-def test_plan_back_from_a_merge_to_one_branch():
-    assert plan(BRANCHED, ("0005_merge",), ("0004_x",)) == [("0005_merge", False), ("0004_y", False)]
+def test_plan_back_from_a_merge_to_one_branch_unapplies_only_the_merge():
+    assert plan(BRANCHED, ("0005_merge",), ("0004_x",)) == [("0005_merge", False)]
 
 
 def test_plan_with_an_unknown_current_revision_is_a_command_error():

@@ -1,0 +1,112 @@
+"""The migration files read as data, without importing them.
+
+Alembic imports every file to learn its ``revision`` and ``down_revision``. Reading those
+module-level assignments with ``ast`` is enough to answer every question about the graph
+(what is applied, where a target lies), so Alembic's full load happens only when a migration
+must run. It also lets us fail loudly where Alembic only warns: two files, one revision id.
+"""
+import ast
+from pathlib import Path
+
+from project.graph import Migration
+from project.output import CommandError
+
+
+def migration_files(versions_dir: Path) -> list[Path]:
+    """The files Alembic would load: every ``*.py`` but ``__init__.py`` and editor droppings."""
+    return sorted(p for p in versions_dir.glob("*.py") if p.name != "__init__.py" and not p.name.startswith(".#"))
+
+
+def read_migration(path: Path) -> Migration:
+    """The revision and parents (``down_revision`` and ``depends_on``) a migration file declares."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as exc:
+        raise CommandError(f"Migration file {path.name} has a syntax error at line {exc.lineno}: {exc.msg}") from None
+    values = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision", "depends_on"):
+            try:
+                values[target.id] = ast.literal_eval(value)
+            except ValueError:
+                raise CommandError(f"Migration file {path.name} must set {target.id} to a literal.") from None
+    if not isinstance(values.get("revision"), str):
+        raise CommandError(f"Migration file {path.name} does not set revision = '...'.")
+    parents = []
+    for name in ("down_revision", "depends_on"):
+        value = values.get(name)
+        parents.extend([value] if isinstance(value, str) else value or [])
+    return Migration(values["revision"], tuple(parents), str(path))
+
+
+def read_migrations(versions_dir: Path) -> list[Migration]:
+    """Every migration in the folder; two files with one revision id are an error naming both."""
+    seen: dict[str, Path] = {}
+    migrations = []
+    for path in migration_files(versions_dir):
+        migration = read_migration(path)
+        if migration.revision in seen:
+            raise CommandError(f"Revision '{migration.revision}' is declared by two files: "
+                               f"{seen[migration.revision].name} and {path.name}.")
+        seen[migration.revision] = path
+        migrations.append(migration)
+    known = set(seen)
+    for migration in migrations:
+        for parent in migration.parents:
+            if parent not in known:
+                raise CommandError(f"Migration {migration.revision} depends on '{parent}', which no migration file has.")
+    return migrations
+
+
+DESTRUCTIVE = {"drop_table", "drop_column"}
+
+
+def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
+    """What a migration's ``upgrade()`` (or ``downgrade()``) calls on ``op`` or ``batch_op``, as
+    ``("Drop column phone on users", destroys_data)``: enough for a reviewer reading a plan."""
+    tree = ast.parse(Path(path).read_bytes())
+    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
+                     and node.name == ("upgrade" if forward else "downgrade")), None)
+    found = []
+
+    def visit(nodes, table=None, receivers=("op",)):
+        for node in nodes:
+            if isinstance(node, ast.With):
+                item = node.items[0]
+                if _method(item.context_expr, receivers) == "batch_alter_table" and item.optional_vars is not None:
+                    visit(node.body, _first_string(item.context_expr), (*receivers, item.optional_vars.id))
+                else:
+                    visit(node.body, table, receivers)
+            elif isinstance(node, ast.Expr) and _method(node.value, receivers):
+                name, subject = _method(node.value, receivers), _first_string(node.value)
+                phrase = " ".join(filter(None, [name.replace("_", " ").capitalize(), subject,
+                                                f"on {table}" if table else None]))
+                found.append((phrase, name in DESTRUCTIVE))
+            elif isinstance(getattr(node, "body", None), list):
+                visit(node.body, table, receivers)
+
+    visit(function.body if function else [])
+    return found
+
+
+def _method(node, receivers) -> str | None:
+    """``create_table`` for ``op.create_table(...)``, when the receiver is ``op`` or a batch."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if isinstance(node.func.value, ast.Name) and node.func.value.id in receivers:
+            return node.func.attr
+    return None
+
+
+def _first_string(call: ast.Call) -> str | None:
+    for arg in call.args:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            return arg.value
+        if isinstance(arg, ast.Call) and arg.args and isinstance(arg.args[0], ast.Constant):
+            return str(arg.args[0].value)  # op.f('name')
+    return None
