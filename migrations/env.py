@@ -30,6 +30,8 @@ def run_migrations(connection) -> None:
     context.configure(connection=connection, **options)
     with context.begin_transaction():
         context.run_migrations()
+    if config.attributes.get("connection") is None:
+        connection.commit()  # our own connection; manage.py commits the one it handed in
 
 
 if context.is_offline_mode():
@@ -39,6 +41,4 @@ if context.is_offline_mode():
 elif config.attributes.get("connection") is not None:
     run_migrations(config.attributes["connection"])
 else:
-    with database.connect(database.database_url(settings)) as connection:
-        run_migrations(connection)
-        connection.commit()
+    database.run(database.database_url(settings), run_migrations)
