@@ -65,6 +65,11 @@ def read_migrations(versions_dir: Path) -> list[Migration]:
 
 
 DESTRUCTIVE = {"drop_table", "drop_column"}
+# Where an operation outside a batch names its table: add_column("users", Column("phone")),
+# create_index("ix_rooms_hotel_id", "rooms", ...).
+TABLE_THEN_SUBJECT = {"add_column", "drop_column", "alter_column"}
+SUBJECT_THEN_TABLE = {"create_index", "drop_index", "create_unique_constraint", "create_foreign_key",
+                      "create_check_constraint", "create_primary_key", "drop_constraint"}
 
 
 def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
@@ -80,13 +85,19 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
             if isinstance(node, ast.With):
                 item = node.items[0]
                 if _method(item.context_expr, receivers) == "batch_alter_table" and item.optional_vars is not None:
-                    visit(node.body, _first_string(item.context_expr), (*receivers, item.optional_vars.id))
+                    visit(node.body, (_words(item.context_expr) or [None])[0], (*receivers, item.optional_vars.id))
                 else:
                     visit(node.body, table, receivers)
             elif isinstance(node, ast.Expr) and _method(node.value, receivers):
-                name, subject = _method(node.value, receivers), _first_string(node.value)
-                phrase = " ".join(filter(None, [name.replace("_", " ").capitalize(), subject,
-                                                f"on {table}" if table else None]))
+                name = _method(node.value, receivers)
+                words = _words(node.value)
+                on = table
+                if table is None and name in TABLE_THEN_SUBJECT:
+                    on, words = (words or [None])[0], words[1:]
+                elif table is None and name in SUBJECT_THEN_TABLE:
+                    on, words = (words[1:] or [None])[0], words[:1]
+                phrase = " ".join(filter(None, [name.replace("_", " ").capitalize(), *words[:1],
+                                                f"on {on}" if on else None]))
                 found.append((phrase, name in DESTRUCTIVE))
             elif isinstance(getattr(node, "body", None), list):
                 visit(node.body, table, receivers)
@@ -103,10 +114,15 @@ def _method(node, receivers) -> str | None:
     return None
 
 
-def _first_string(call: ast.Call) -> str | None:
+def _words(call: ast.Call) -> list[str]:
+    """The names in a call: string arguments, and the first argument of a nested call
+    (``sa.Column('phone', ...)``, ``op.f('uq_users_email')``), then a ``table_name=``."""
+    words = []
     for arg in call.args:
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            return arg.value
-        if isinstance(arg, ast.Call) and arg.args and isinstance(arg.args[0], ast.Constant):
-            return str(arg.args[0].value)  # op.f('name')
-    return None
+            words.append(arg.value)
+        elif isinstance(arg, ast.Call) and arg.args and isinstance(arg.args[0], ast.Constant):
+            words.append(str(arg.args[0].value))
+    words += [kw.value.value for kw in call.keywords
+              if kw.arg == "table_name" and isinstance(kw.value, ast.Constant)]
+    return words
