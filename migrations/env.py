@@ -8,7 +8,7 @@ run on its own, this file connects with the project's settings.
 from alembic import context
 
 from project import database
-from project.migrations import HISTORY
+from project.database import HISTORY
 from project.models import load_models
 from project.settings import load_settings
 

@@ -1,11 +1,10 @@
 """The ``manage.py`` command line: Django's migration commands as a Click group.
 
-Each command only parses its options and calls one function of ``project.migrations`` (or
+Each command only parses its options and calls one function of ``project.commands`` (or
 ``project.database``), imported inside the command so that ``--help`` never loads
 SQLAlchemy or Alembic.
 """
 import re
-import traceback
 from pathlib import Path
 
 import click
@@ -35,9 +34,11 @@ def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str)
     """Shell completion of migration names, from the files (nothing is imported)."""
     from project import index
 
-    settings = ctx.find_root().obj or load_settings()
-    names = [m.revision for m in index.read_migrations(settings.versions_dir)] + ["zero", "head"]
-    return [name for name in names if name.startswith(incomplete)]
+    try:
+        names = [m.revision for m in index.read_migrations(settings(ctx).versions_dir, settings(ctx).cache_dir)]
+    except CommandError:
+        return []  # completion must never print an error into the user's shell
+    return [name for name in names + ["zero", "head"] if name.startswith(incomplete)]
 
 
 target_argument = click.argument("target", required=False, shell_complete=complete_target)
@@ -57,6 +58,8 @@ class ManageGroup(click.Group):
             return super().invoke(ctx)
         except click.ClickException:
             if ctx.meta.get("traceback"):
+                import traceback
+
                 traceback.print_exc()
             raise
         except Exception as exc:
@@ -81,6 +84,15 @@ def console() -> Console:
     return Console(click.get_current_context().meta.get("verbosity", 1))
 
 
+def settings(ctx: click.Context | None = None):
+    """The project's settings, read when a command first needs them (so ``--help`` does not).
+    Tests and scripts may hand in their own as ``obj``."""
+    root = (ctx or click.get_current_context()).find_root()
+    if root.obj is None:
+        root.obj = load_settings(root.meta.get("env_file"))
+    return root.obj
+
+
 @click.group(cls=ManageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--env-file", type=click.Path(path_type=Path),
               help="Read settings from this file instead of .env beside manage.py.")
@@ -88,8 +100,7 @@ def console() -> Console:
 @click.pass_context
 def cli(ctx: click.Context, env_file: Path | None):
     """Django-style database migrations for this project, run by Alembic."""
-    if ctx.obj is None:  # tests and scripts may hand in their own Settings
-        ctx.obj = load_settings(env_file)
+    ctx.meta["env_file"] = env_file
 
 
 @cli.command()
@@ -100,14 +111,13 @@ def cli(ctx: click.Context, env_file: Path | None):
 @click.option("--merge", is_flag=True, help="Enable fixing of migration conflicts.")
 @noinput_option
 @common_options
-@click.pass_obj
-def makemigrations(settings, name, empty, dry_run, check, merge, interactive):
+def makemigrations(name, empty, dry_run, check, merge, interactive):
     """Creates a new migration from the changes to the models."""
-    from project import migrations
+    from project import commands
 
     if merge:
-        migrations.merge(settings, console(), name=name, interactive=interactive)
-    elif migrations.makemigrations(settings, console(), name=name, empty=empty, dry_run=dry_run, check=check) and check:
+        commands.merge(settings(), console(), name=name, interactive=interactive)
+    elif commands.makemigrations(settings(), console(), name=name, empty=empty, dry_run=dry_run, check=check) and check:
         raise SystemExit(1)
 
 
@@ -119,16 +129,15 @@ def makemigrations(settings, name, empty, dry_run, check, merge, interactive):
 @noinput_option
 @lock_timeout_option
 @common_options
-@click.pass_obj
-def migrate(settings, target, fake, plan, check_unapplied, interactive, lock_timeout):
+def migrate(target, fake, plan, check_unapplied, interactive, lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
     TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
     move as in Alembic: +1, -1, 0003-1, base+3.
     """
-    from project import migrations
+    from project import commands
 
-    pending = migrations.migrate(settings, console(), target=target, fake=fake, lock_timeout=lock_timeout,
+    pending = commands.migrate(settings(), console(), target=target, fake=fake, lock_timeout=lock_timeout,
                                  plan=plan, check=check_unapplied)
     if check_unapplied and pending:
         raise SystemExit(1)
@@ -137,57 +146,52 @@ def migrate(settings, target, fake, plan, check_unapplied, interactive, lock_tim
 @cli.command()
 @click.option("--plan", "-p", "plan", is_flag=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
 @common_options
-@click.pass_obj
-def showmigrations(settings, plan):
+def showmigrations(plan):
     """Shows all migrations and whether they are applied ([X]) or not ([ ]); -v 2 adds when."""
-    from project import migrations
+    from project import commands
 
-    migrations.showmigrations(settings, console(), plan=plan)
+    commands.showmigrations(settings(), console(), plan=plan)
 
 
 @cli.command(cls=TargetCommand)
 @click.argument("target", shell_complete=complete_target)
 @lock_timeout_option
 @common_options
-@click.pass_obj
-def fake(settings, target, lock_timeout):
+def fake(target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
-    from project import migrations
+    from project import commands
 
-    migrations.migrate(settings, console(), target=target, fake=True, lock_timeout=lock_timeout)
+    commands.migrate(settings(), console(), target=target, fake=True, lock_timeout=lock_timeout)
 
 
 @cli.command()
 @click.argument("target", shell_complete=complete_target)
 @click.option("--backwards", is_flag=True, help="Creates SQL to unapply the migration, rather than to apply it.")
 @common_options
-@click.pass_obj
-def sqlmigrate(settings, target, backwards):
+def sqlmigrate(target, backwards):
     """Prints the SQL statements for the named migration, for the configured database."""
-    from project import migrations
+    from project import commands
 
-    migrations.sqlmigrate(settings, console(), target, backwards=backwards)
+    commands.sqlmigrate(settings(), console(), target, backwards=backwards)
 
 
 @cli.command()
 @common_options
-@click.pass_obj
-def dbshell(settings):
+def dbshell():
     """Runs the command-line client for the configured database (psql, sqlite3, mysql)."""
     from project import database
 
-    raise SystemExit(database.dbshell(database.database_url(settings)))
+    raise SystemExit(database.dbshell(database.database_url(settings())))
 
 
 @cli.command()
 @click.option("--database", "with_database", is_flag=True, help="Also fail when the database is not at the latest migration.")
 @common_options
-@click.pass_obj
-def check(settings, with_database):
+def check(with_database):
     """Checks the migration files and models for problems, for CI: exits 1 when there are any."""
-    from project import migrations
+    from project import commands
 
-    migrations.check(settings, console(), with_database=with_database)
+    commands.check(settings(), console(), with_database=with_database)
 
 
 def main():

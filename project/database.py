@@ -15,18 +15,26 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from project.output import CommandError, Console
 from project.settings import Settings
 
 CONNECT_TIMEOUT = 10
+VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
+# When each migration was applied, which alembic_version does not keep (Django's
+# django_migrations). manage.py writes it in the same transaction as the version table.
+HISTORY = sa.Table(
+    "manage_migrations", sa.MetaData(),
+    sa.Column("revision", sa.String(32), primary_key=True),
+    sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
+)
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
 LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
 LOCK_NAME = "manage.py migrate"
@@ -69,6 +77,27 @@ def one_line(exc: BaseException) -> str:
     return message.splitlines()[0] if message else type(exc).__name__
 
 
+def current_state(connection: sa.Connection) -> tuple[str, ...]:
+    """The heads recorded in ``alembic_version``, read without loading Alembic; the read
+    transaction is closed so that each migration can run in a transaction of its own."""
+    state = ()
+    if sa.inspect(connection).has_table(VERSION_TABLE):
+        state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    connection.rollback()
+    return state
+
+
+def applied_dates(connection: sa.Connection) -> dict:
+    """When each applied migration ran, as far as manage.py recorded it."""
+    dates = {}
+    if sa.inspect(connection).has_table(HISTORY.name):
+        for revision, applied in connection.execute(sa.select(HISTORY.c.revision, HISTORY.c.applied)):
+            # In UTC, as Django shows them, whatever the session's time zone (SQLite keeps UTC).
+            dates[revision] = applied.astimezone(timezone.utc) if applied.tzinfo else applied
+    connection.rollback()
+    return dates
+
+
 def is_async(url: URL) -> bool:
     return url.get_dialect().is_async
 
@@ -81,8 +110,11 @@ def create_engine(url: URL, **options):
         connect_args = {"timeout": CONNECT_TIMEOUT} if driver == "asyncpg" else {"connect_timeout": CONNECT_TIMEOUT}
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": CONNECT_TIMEOUT}
-    factory = create_async_engine if is_async(url) else sa.create_engine
     try:
+        if is_async(url):
+            from sqlalchemy.ext.asyncio import create_async_engine as factory  # only for async drivers
+        else:
+            factory = sa.create_engine
         engine = factory(url, poolclass=NullPool, connect_args=connect_args, **options)
     except sa.exc.NoSuchModuleError:
         raise CommandError(f"Unknown database driver '{url.drivername}' in DATABASE_URL.") from None
@@ -198,31 +230,56 @@ def _wait_for(take_lock, timeout: float, console: Console) -> None:
 
 
 @contextmanager
-def scratch_database(url: URL, console: Console):
+def scratch_database(url: URL, console: Console, cache: Path | None = None):
     """An empty database of the same kind as ``url``, thrown away afterwards: what
     ``makemigrations`` brings to head to learn the schema the migrations produce.
-    Yields its URL, or None when the server will not let this user create one."""
+    Yields its URL, or None when the server will not let this user create one.
+
+    For SQLite, ``cache`` names a file to keep for next time once it is at head: the caller
+    keys it by the migration files' content, so a kept file is always at the current head."""
     if url.get_backend_name() == "sqlite":
+        if cache is not None and cache.exists():
+            yield url.set(database=str(cache))
+            return
         with tempfile.TemporaryDirectory(prefix="makemigrations-") as folder:
-            yield url.set(database=str(Path(folder) / "scratch.sqlite3"))
+            scratch = Path(folder) / "scratch.sqlite3"
+            yield url.set(database=str(scratch))
+            if cache is not None:
+                _keep(scratch, cache)
         return
     name = f"scratch_{uuid.uuid4().hex[:16]}"
-
-    def on_server(statement: str) -> None:
-        run(url, lambda connection: connection.exec_driver_sql(statement), isolation_level="AUTOCOMMIT")
-
     try:
-        on_server(f"CREATE DATABASE {name}")
+        _on_server(url, f"CREATE DATABASE {name}")
     except sa.exc.DBAPIError as exc:
         console.line(f"Cannot create a scratch database ({one_line(exc)}); comparing with {where(url)}.")
-        name = None
-    if name is None:
         yield None
         return
     try:
         yield url.set(database=name)
     finally:
-        on_server(f"DROP DATABASE {name}")
+        _on_server(url, f"DROP DATABASE {name}")
+
+
+def _on_server(url: URL, statement: str) -> None:
+    """Run CREATE or DROP DATABASE from the server's maintenance database (the user's own may
+    not exist yet), or from the user's database when the maintenance one is closed to them."""
+    maintenance = url.set(database="postgres" if url.get_backend_name() == "postgresql" else None)
+    try:
+        run(maintenance, lambda connection: connection.exec_driver_sql(statement), isolation_level="AUTOCOMMIT")
+    except CommandError:  # cannot connect there
+        run(url, lambda connection: connection.exec_driver_sql(statement), isolation_level="AUTOCOMMIT")
+
+
+def _keep(scratch: Path, cache: Path) -> None:
+    """Move a scratch database into the cache, replacing those of older migration sets."""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for old in cache.parent.glob("scratch-*.sqlite3"):
+            old.unlink(missing_ok=True)
+        shutil.move(scratch, cache.with_suffix(".tmp"))
+        os.replace(cache.with_suffix(".tmp"), cache)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 def dbshell(url: URL) -> int:

@@ -6,6 +6,9 @@ module-level assignments with ``ast`` is enough to answer every question about t
 must run. It also lets us fail loudly where Alembic only warns: two files, one revision id.
 """
 import ast
+import hashlib
+import json
+import os
 from pathlib import Path
 
 from project.graph import Migration
@@ -45,23 +48,63 @@ def read_migration(path: Path) -> Migration:
     return Migration(values["revision"], tuple(parents), str(path))
 
 
-def read_migrations(versions_dir: Path) -> list[Migration]:
-    """Every migration in the folder; two files with one revision id are an error naming both."""
-    seen: dict[str, Path] = {}
+def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[Migration]:
+    """Every migration in the folder; two files with one revision id are an error naming both.
+
+    With ``cache_dir``, what each file declares is kept in ``index.json`` there, under the
+    file's name, size, inode and change times: a file that was added, removed, edited or
+    replaced is read again, so the cache never answers for a file that changed."""
+    cached = _load_index(cache_dir)
+    fresh = {}
     migrations = []
+    seen: dict[str, Path] = {}
     for path in migration_files(versions_dir):
-        migration = read_migration(path)
+        stat = path.stat()
+        stamp = [stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns]
+        entry = cached.get(path.name)
+        if entry and entry["stamp"] == stamp:
+            migration = Migration(entry["revision"], tuple(entry["parents"]), str(path))
+        else:
+            migration = read_migration(path)
+        fresh[path.name] = {"stamp": stamp, "revision": migration.revision, "parents": list(migration.parents)}
         if migration.revision in seen:
             raise CommandError(f"Revision '{migration.revision}' is declared by two files: "
                                f"{seen[migration.revision].name} and {path.name}.")
         seen[migration.revision] = path
         migrations.append(migration)
-    known = set(seen)
     for migration in migrations:
         for parent in migration.parents:
-            if parent not in known:
+            if parent not in seen:
                 raise CommandError(f"Migration {migration.revision} depends on '{parent}', which no migration file has.")
+    if cache_dir is not None and fresh != cached:
+        _save_index(cache_dir, fresh)
     return migrations
+
+
+def _load_index(cache_dir: Path | None) -> dict:
+    try:
+        return json.loads((cache_dir / "index.json").read_text()) if cache_dir else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_index(cache_dir: Path, entries: dict) -> None:
+    """Written whole and renamed into place, so a reader never sees half a file."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache_dir / f"index.json.{os.getpid()}"
+        partial.write_text(json.dumps(entries))
+        os.replace(partial, cache_dir / "index.json")
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def fingerprint(migrations_dir: Path) -> str:
+    """A digest of everything that decides the schema at head: env.py and every migration file."""
+    digest = hashlib.sha256()
+    for path in [migrations_dir / "env.py", *migration_files(migrations_dir / "versions")]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
 
 
 DESTRUCTIVE = {"drop_table", "drop_column"}
@@ -84,7 +127,7 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
         for node in nodes:
             if isinstance(node, ast.With):
                 item = node.items[0]
-                if _method(item.context_expr, receivers) == "batch_alter_table" and item.optional_vars is not None:
+                if _method(item.context_expr, receivers) == "batch_alter_table" and isinstance(item.optional_vars, ast.Name):
                     visit(node.body, (_words(item.context_expr) or [None])[0], (*receivers, item.optional_vars.id))
                 else:
                     visit(node.body, table, receivers)
@@ -99,8 +142,11 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
                 phrase = " ".join(filter(None, [name.replace("_", " ").capitalize(), *words[:1],
                                                 f"on {on}" if on else None]))
                 found.append((phrase, name in DESTRUCTIVE))
-            elif isinstance(getattr(node, "body", None), list):
-                visit(node.body, table, receivers)
+            else:  # if/for/while/try: every branch, handlers included
+                for block in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, block, []), table, receivers)
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body, table, receivers)
 
     visit(function.body if function else [])
     return found

@@ -8,8 +8,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from project.output import CommandError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,6 +18,9 @@ class Settings:
     base_dir: Path
     database_url: str
     models_package: str = "project.models"
+    # Where to keep the index of migration files and makemigrations' scratch database; None
+    # keeps nothing.
+    cache_dir: Path | None = None
 
     @property
     def migrations_dir(self) -> Path:
@@ -30,14 +31,25 @@ class Settings:
         return self.migrations_dir / "versions"
 
 
+
 def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Settings:
     """Read the settings without touching ``os.environ``: the environment wins over the file."""
     if env_file is not None and not os.access(env_file, os.R_OK):
         raise CommandError(f"Cannot read the --env-file {env_file}.")
+    from dotenv import dotenv_values  # here, not at the top: `manage.py --help` never needs it
+
     file_values = dotenv_values(env_file or base_dir / ".env")
     url = (
         os.environ.get("DATABASE_URL")
         or file_values.get("DATABASE_URL")
         or f"sqlite:///{base_dir / 'db.sqlite3'}"
     )
-    return Settings(base_dir=base_dir, database_url=url)
+    return Settings(base_dir=base_dir, database_url=url, cache_dir=user_cache_dir(base_dir))
+
+
+def user_cache_dir(base_dir: Path) -> Path:
+    """This user's cache for this project: never shared between projects or users."""
+    import hashlib
+
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "manage-migrations" / hashlib.sha256(str(base_dir).encode()).hexdigest()[:16]

@@ -96,9 +96,14 @@ def project_copy(tmp_path) -> Path:
 
 
 @pytest.fixture
-def run_manage():
-    """``run_manage(folder, "migrate", database_url=...)``: ``python manage.py ...`` in a subprocess."""
-    return run_manage_py
+def run_manage(tmp_path):
+    """``run_manage(folder, "migrate", database_url=...)``: ``python manage.py ...`` in a
+    subprocess, whose caches go to the test's own folder rather than the user's."""
+
+    def run(*args, env: dict | None = None, **options):
+        return run_manage_py(*args, env={"XDG_CACHE_HOME": str(tmp_path / "cache"), **(env or {})}, **options)
+
+    return run
 
 
 def run_manage_py(folder: Path, *args: str, database_url: str | None = None, cwd: Path | None = None,

@@ -69,7 +69,7 @@ def test_failed_migration_leaves_the_one_before_and_a_rerun_continues(project_co
     assert rerun.returncode == 0, rerun.stderr
     assert "Applying 0001" not in rerun.stdout
     assert "  Applying 0005_runs... OK" in rerun.stdout
-    assert state(database_url) == ({"alembic_version", "hotels", "rooms", "users", "runs"}, ["0005_runs"], 1)
+    assert state(database_url) == ({"alembic_version", "manage_migrations", "hotels", "rooms", "users", "runs"}, ["0005_runs"], 1)
 
 
 def test_concurrent_migrates_run_each_migration_once(project_copy, run_manage, database_url):
@@ -124,8 +124,8 @@ def mariadb_tables(url):
 
 
 @pytest.mark.parametrize("forth, back, tables", [
-    (["migrate"], ["migrate", "zero"], {"alembic_version", "hotels", "rooms", "users"}),
-    (["fake", "head"], ["fake", "zero"], {"alembic_version"}),
+    (["migrate"], ["migrate", "zero"], {"alembic_version", "manage_migrations", "hotels", "rooms", "users"}),
+    (["fake", "head"], ["fake", "zero"], {"alembic_version", "manage_migrations"}),
 ])
 def test_mariadb_migrate_and_showmigrations(project_copy, run_manage, mariadb_url, forth, back, tables):
     done = run_manage(project_copy, *forth, database_url=mariadb_url)
@@ -139,4 +139,4 @@ def test_mariadb_migrate_and_showmigrations(project_copy, run_manage, mariadb_ur
     ]
     undone = run_manage(project_copy, *back, database_url=mariadb_url)
     assert undone.returncode == 0, undone.stderr
-    assert mariadb_tables(mariadb_url) == {"alembic_version"}
+    assert mariadb_tables(mariadb_url) == {"alembic_version", "manage_migrations"}

@@ -1,0 +1,188 @@
+"""What each command does: one function per command, called by ``project.cli``.
+
+Questions about the graph go to ``project.graph`` over the files as ``project.index`` reads
+them; the database is reached through ``project.database``; Alembic (``project.migrations``)
+is imported only where a migration must run or be written, so that ``migrate`` with nothing
+to do, ``migrate --check`` and ``showmigrations`` never load it.
+"""
+import os
+from pathlib import Path
+
+import click
+
+from project import database, graph, index, naming
+from project.output import APP_LABEL, CommandError, Console
+from project.settings import Settings
+
+
+def migrations_of(settings: Settings) -> list[graph.Migration]:
+    return index.read_migrations(settings.versions_dir, settings.cache_dir)
+
+
+def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False,
+            lock_timeout: float = 300, plan: bool = False, check: bool = False) -> bool:
+    """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
+    under the deploy lock so that concurrent deploys run each migration once. With ``plan``
+    or ``check``, only say what would run. Returns whether anything was (or would be) run."""
+    migrations = migrations_of(settings)
+    leaves = graph.single_head(migrations)
+
+    def steps_from(connection):
+        current = database.current_state(connection)
+        wanted = graph.resolve(target, migrations, current) if target else leaves
+        return wanted, graph.plan(migrations, current, wanted)
+
+    def under_lock(connection):
+        with database.deploy_lock(connection, lock_timeout, console):
+            wanted, steps = steps_from(connection)
+            console.operations(wanted, all_heads=wanted == leaves)
+            if steps:
+                from project.migrations import run_steps
+
+                run_steps(settings, connection, steps, console, fake=fake)
+            else:
+                console.nothing_to_apply()
+            return bool(steps)
+
+    def planned(connection):
+        wanted, steps = steps_from(connection)
+        if plan:
+            by_id = {m.revision: m for m in migrations}
+            console.planned([(revision, forward, index.operations(by_id[revision].path, forward))
+                             for revision, forward in steps])
+        return bool(steps)
+
+    return database.run(database.database_url(settings), planned if plan or check else under_lock)
+
+
+def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:
+    """Django's showmigrations: every migration in order, marked when applied (and when, at -v 2)."""
+    migrations = graph.in_order(migrations_of(settings))
+    if plan:
+        graph.single_head(migrations)
+
+    def read(connection):
+        return database.current_state(connection), database.applied_dates(connection)
+
+    state, dates = database.run(database.database_url(settings), read)
+    applied = graph.applied(state, migrations)
+    names = [m.revision for m in migrations]
+    if plan:
+        console.migration_plan(names, {m.revision: m.parents for m in migrations}, applied)
+    else:
+        console.migration_list(names, applied, dates)
+
+
+def sqlmigrate(settings: Settings, console: Console, target: str, backwards: bool = False) -> None:
+    """Django's sqlmigrate: the SQL of one migration, from Alembic's offline mode."""
+    from project.migrations import run_steps
+
+    revision = graph.find(target, migrations_of(settings))
+    run_steps(settings, None, [(revision, not backwards)], Console(0), sql=True)
+
+
+def display_path(path: Path) -> str:
+    """Relative to the current folder when inside it, as Django prints new migration files."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def makemigrations(settings: Settings, console: Console, name: str | None = None,
+                   empty: bool = False, dry_run: bool = False, check: bool = False) -> bool:
+    """Django's makemigrations: autogenerate against a scratch database brought to head, so the
+    migration is what the models add to the migrations, whatever the real database holds.
+    Returns whether there was a migration to write."""
+    from project import migrations as alembic
+
+    slug = naming.slugify(name) if name is not None else None
+    if name is not None and not slug:
+        raise CommandError(f"The migration name '{name}' has no letters or digits to use.")
+    migrations = migrations_of(settings)
+    heads = graph.single_head(migrations)
+    number = naming.next_number(heads)
+    write = not (dry_run or check)
+
+    def name_revision(changes: list[str]) -> str:
+        return naming.revision_id(number, slug or naming.auto_slug(changes))
+
+    if empty:
+        revision, changes = name_revision([]), []
+        if write:
+            alembic.write_empty(settings, revision, name or "empty")
+    else:
+        def compare(connection):
+            steps = graph.plan(migrations, database.current_state(connection), heads)
+            if steps:
+                alembic.run_steps(settings, connection, steps, Console(0))
+            return alembic.autogenerate(settings, connection, name_revision, name, write)
+
+        url = database.database_url(settings)
+        cache = settings.cache_dir and settings.cache_dir / f"scratch-{index.fingerprint(settings.migrations_dir)}.sqlite3"
+        with database.scratch_database(url, console, cache) as scratch_url:
+            if scratch_url is None and set(database.run(url, database.current_state)) != set(heads):
+                raise CommandError("The database is not at the latest migration, so makemigrations "
+                                   "cannot compare with it: run migrate first, or allow this user to create databases.")
+            revision, changes = database.run(scratch_url or url, compare)
+        if not changes:
+            console.no_changes()
+            return False
+    console.new_migration(display_path(settings.versions_dir / f"{revision}.py"), changes)
+    return True
+
+
+def merge(settings: Settings, console: Console, name: str | None = None, interactive: bool = True) -> None:
+    """Django's ``makemigrations --merge``: one migration whose parents are all the heads."""
+    migrations = migrations_of(settings)
+    leaves = graph.heads(migrations)
+    if len(leaves) < 2:
+        console.line("No conflicts detected to merge.")
+        return
+    by_id = {m.revision: m for m in migrations}
+    shared = set.intersection(*(graph.applied((leaf,), migrations) for leaf in leaves))
+    console.line(f"Merging {APP_LABEL}")
+    for leaf in leaves:
+        console.line(f"  Branch {leaf}")
+        for migration in graph.in_order([by_id[r] for r in graph.applied((leaf,), migrations) - shared]):
+            for phrase, _ in index.operations(migration.path):
+                console.line(f"    - {phrase}")
+    if interactive and not click.confirm("\nMerging will only work if the operations printed above do not conflict\n"
+                                         "with each other (working on different fields or models)\n"
+                                         "Should these migration branches be merged?", default=False):
+        return
+    from project.migrations import write_merge
+
+    revision = naming.revision_id(naming.next_number(leaves), naming.slugify(name) if name else naming.merge_slug(leaves))
+    write_merge(settings, leaves, revision, name or f"merge {', '.join(leaves)}")
+    console.line(f"\nCreated new merge migration {display_path(settings.versions_dir / f'{revision}.py')}")
+
+
+def check(settings: Settings, console: Console, with_database: bool = False) -> None:
+    """One command for CI: the migration files agree, every one imports, the models have no
+    change without a migration, and (with ``with_database``) the database is at head."""
+    from project.migrations import AlembicCommandError, explain, import_errors
+
+    problems = []
+    try:
+        migrations = migrations_of(settings)
+        heads = graph.single_head(migrations)
+    except CommandError as exc:
+        problems.append(exc.message)
+    else:
+        problems += import_errors([m.path for m in migrations])
+        try:
+            if not problems and makemigrations(settings, Console(0), check=True):
+                problems.append("Your models have changes that are not yet reflected in a migration: "
+                                "run 'python manage.py makemigrations'.")
+        except (CommandError, AlembicCommandError) as exc:  # e.g. a models module that does not import
+            problems.append(explain(exc))
+        if not problems and with_database:
+            state = database.run(database.database_url(settings), database.current_state)
+            missing = graph.plan(migrations, state, heads)
+            if missing:
+                problems.append(f"The database is not at the latest migration: {len(missing)} to run "
+                                f"({', '.join(revision for revision, _ in missing)}).")
+    if problems:
+        for problem in problems:
+            console.line(problem)
+        raise CommandError(f"System check identified {len(problems)} issue{'s' if len(problems) > 1 else ''}.")
+    console.line("System check identified no issues.")
