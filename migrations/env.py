@@ -15,7 +15,9 @@ from project.settings import load_settings
 config = context.config
 settings = config.attributes.get("settings") or load_settings()
 options = dict(
-    target_metadata=load_models(),
+    # Only autogenerate compares with the models; manage.py says when it does not need them,
+    # which spares importing every model on each migrate.
+    target_metadata=load_models() if config.attributes.get("models", True) else None,
     # Batch operations run as plain ALTERs on PostgreSQL and rebuild the table on SQLite,
     # so a migration made against either database runs on both.
     render_as_batch=True,

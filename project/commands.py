@@ -1,16 +1,18 @@
 """What each command does: one function per command, called by ``project.cli``.
 
 Questions about the graph go to ``project.graph`` over the files as ``project.index`` reads
-them; the database is reached through ``project.database``; Alembic (``project.migrations``)
-is imported only where a migration must run or be written, so that ``migrate`` with nothing
-to do, ``migrate --check`` and ``showmigrations`` never load it.
+them. Each function imports what it needs when it needs it: SQLAlchemy (``project.database``)
+only to reach the database, Alembic (``project.migrations``) only where a migration must run or
+be written, so that ``migrate`` with nothing to do never loads Alembic and ``makemigrations``
+with nothing new since its last clean comparison loads neither.
 """
 import os
+import sys
 from pathlib import Path
 
 import click
 
-from project import database, graph, index, naming
+from project import cache, graph, index, naming
 from project.output import APP_LABEL, CommandError, Console
 from project.settings import Settings
 
@@ -24,6 +26,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
     under the deploy lock so that concurrent deploys run each migration once. With ``plan``
     or ``check``, only say what would run. Returns whether anything was (or would be) run."""
+    from project import database
+
     migrations = migrations_of(settings)
     leaves = graph.single_head(migrations)
 
@@ -57,6 +61,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
 
 def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:
     """Django's showmigrations: every migration in order, marked when applied (and when, at -v 2)."""
+    from project import database
+
     migrations = graph.in_order(migrations_of(settings))
     if plan:
         graph.single_head(migrations)
@@ -92,8 +98,6 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
     """Django's makemigrations: autogenerate against a scratch database brought to head, so the
     migration is what the models add to the migrations, whatever the real database holds.
     Returns whether there was a migration to write."""
-    from project import migrations as alembic
-
     slug = naming.slugify(name) if name is not None else None
     if name is not None and not slug:
         raise CommandError(f"The migration name '{name}' has no letters or digits to use.")
@@ -108,26 +112,67 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
     if empty:
         revision, changes = name_revision([]), []
         if write:
-            alembic.write_empty(settings, revision, name or "empty")
-    else:
-        def compare(connection):
-            steps = graph.plan(migrations, database.current_state(connection), heads)
-            if steps:
-                alembic.run_steps(settings, connection, steps, Console(0))
-            return alembic.autogenerate(settings, connection, name_revision, name, write)
+            from project.migrations import write_empty
 
-        url = database.database_url(settings)
-        cache = settings.cache_dir and settings.cache_dir / f"scratch-{index.fingerprint(settings.migrations_dir)}.sqlite3"
-        with database.scratch_database(url, console, cache) as scratch_url:
-            if scratch_url is None and set(database.run(url, database.current_state)) != set(heads):
-                raise CommandError("The database is not at the latest migration, so makemigrations "
-                                   "cannot compare with it: run migrate first, or allow this user to create databases.")
-            revision, changes = database.run(scratch_url or url, compare)
+            write_empty(settings, revision, name or "empty")
+    else:
+        migrations_digest = index.fingerprint(settings.migrations_dir)
+        fingerprint = f"{settings.database_url.partition(':')[0]}:{migrations_digest}"
+        if unchanged_since_clean(settings, fingerprint):
+            console.no_changes()
+            return False
+        modules_before = set(sys.modules)
+        kept = settings.cache_dir and settings.cache_dir / f"scratch-{migrations_digest}.sqlite3"
+        revision, changes = compare_with_models(settings, console, migrations, heads, kept, name_revision, name, write)
         if not changes:
+            remember_clean(settings, fingerprint, modules_before)
             console.no_changes()
             return False
     console.new_migration(display_path(settings.versions_dir / f"{revision}.py"), changes)
     return True
+
+
+def compare_with_models(settings, console, migrations, heads, kept, name_revision, name, write):
+    """Bring a scratch database to head (or reuse ``kept``, the SQLite one kept for these
+    migration files) and let Alembic compare the models with it."""
+    from project import database
+    from project import migrations as alembic
+
+    def compare(connection):
+        steps = graph.plan(migrations, database.current_state(connection), heads)
+        if steps:
+            alembic.run_steps(settings, connection, steps, Console(0))
+        return alembic.autogenerate(settings, connection, name_revision, name, write)
+
+    url = database.database_url(settings)
+    with database.scratch_database(url, console, kept) as scratch_url:
+        if scratch_url is None and set(database.run(url, database.current_state)) != set(heads):
+            raise CommandError("The database is not at the latest migration, so makemigrations "
+                               "cannot compare with it: run migrate first, or allow this user to create databases.")
+        return database.run(scratch_url or url, compare)
+
+
+def models_folder(settings: Settings) -> list[str]:
+    """The files of the models package, where a new module is found without any import."""
+    return sorted(os.listdir(settings.base_dir.joinpath(*settings.models_package.split("."))))
+
+
+def unchanged_since_clean(settings: Settings, fingerprint: str) -> bool:
+    """Whether the last comparison found no changes and nothing it depended on has changed
+    since: the migration files (by content), the models folder, and every file of every module
+    that comparison imported (the models, what they import, SQLAlchemy, Alembic, env.py's)."""
+    record = cache.load(settings.cache_dir, "clean.json")
+    return (record.get("fingerprint") == fingerprint and record.get("models") == models_folder(settings)
+            and all(cache.stamp(path) == stamp for path, stamp in record["files"].items()))
+
+
+def remember_clean(settings: Settings, fingerprint: str, modules_before: set[str]) -> None:
+    files = {getattr(module, "__file__", None) for name, module in list(sys.modules.items())
+             if name not in modules_before}
+    cache.save(settings.cache_dir, "clean.json", {
+        "fingerprint": fingerprint, "models": models_folder(settings),
+        "files": {path: cache.stamp(path) for path in files if path},
+    })
 
 
 def merge(settings: Settings, console: Console, name: str | None = None, interactive: bool = True) -> None:
@@ -176,6 +221,8 @@ def check(settings: Settings, console: Console, with_database: bool = False) -> 
         except (CommandError, AlembicCommandError) as exc:  # e.g. a models module that does not import
             problems.append(explain(exc))
         if not problems and with_database:
+            from project import database
+
             state = database.run(database.database_url(settings), database.current_state)
             missing = graph.plan(migrations, state, heads)
             if missing:

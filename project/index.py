@@ -7,17 +7,18 @@ must run. It also lets us fail loudly where Alembic only warns: two files, one r
 """
 import ast
 import hashlib
-import json
 import os
 from pathlib import Path
 
+from project import cache
 from project.graph import Migration
 from project.output import CommandError
 
 
 def migration_files(versions_dir: Path) -> list[Path]:
     """The files Alembic would load: every ``*.py`` but ``__init__.py`` and editor droppings."""
-    return sorted(p for p in versions_dir.glob("*.py") if p.name != "__init__.py" and not p.name.startswith(".#"))
+    names = sorted(n for n in os.listdir(versions_dir) if n.endswith(".py") and n != "__init__.py" and not n.startswith(".#"))
+    return [versions_dir / name for name in names]
 
 
 def read_migration(path: Path) -> Migration:
@@ -54,13 +55,12 @@ def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[M
     With ``cache_dir``, what each file declares is kept in ``index.json`` there, under the
     file's name, size, inode and change times: a file that was added, removed, edited or
     replaced is read again, so the cache never answers for a file that changed."""
-    cached = _load_index(cache_dir)
+    cached = cache.load(cache_dir, "index.json")
     fresh = {}
     migrations = []
     seen: dict[str, Path] = {}
     for path in migration_files(versions_dir):
-        stat = path.stat()
-        stamp = [stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns]
+        stamp = cache.stamp(path)
         entry = cached.get(path.name)
         if entry and entry["stamp"] == stamp:
             migration = Migration(entry["revision"], tuple(entry["parents"]), str(path))
@@ -76,27 +76,9 @@ def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[M
         for parent in migration.parents:
             if parent not in seen:
                 raise CommandError(f"Migration {migration.revision} depends on '{parent}', which no migration file has.")
-    if cache_dir is not None and fresh != cached:
-        _save_index(cache_dir, fresh)
+    if fresh != cached:
+        cache.save(cache_dir, "index.json", fresh)
     return migrations
-
-
-def _load_index(cache_dir: Path | None) -> dict:
-    try:
-        return json.loads((cache_dir / "index.json").read_text()) if cache_dir else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_index(cache_dir: Path, entries: dict) -> None:
-    """Written whole and renamed into place, so a reader never sees half a file."""
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_dir / f"index.json.{os.getpid()}"
-        partial.write_text(json.dumps(entries))
-        os.replace(partial, cache_dir / "index.json")
-    except OSError:
-        pass  # a cache that cannot be written only costs time
 
 
 def fingerprint(migrations_dir: Path) -> str:

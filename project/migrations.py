@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.autogenerate import produce_migrations
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationStep
@@ -26,16 +27,17 @@ from project.output import CommandError, Console
 from project.settings import Settings
 
 
-def alembic_config(settings: Settings, connection=None) -> Config:
+def alembic_config(settings: Settings, connection=None, models: bool = True) -> Config:
     """Alembic's Config without an ini file. The database goes in as a connection (the
     cookbook's ``config.attributes["connection"]``), never through ConfigParser, so a ``%``
-    in a password needs no escaping."""
+    in a password needs no escaping. ``models`` tells env.py whether to load the models."""
     config = Config(cmd_opts=Namespace(quiet=True))
     config.set_main_option("script_location", str(settings.migrations_dir).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
     config.set_main_option("file_template", "%%(rev)s")
     config.attributes["settings"] = settings
     config.attributes["connection"] = connection
+    config.attributes["models"] = models
     return config
 
 
@@ -66,6 +68,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     scripts = load_scripts(settings)
     if not sql:
         HISTORY.create(connection, checkfirst=True)
+        # Rows the plain alembic command left behind for what it unapplied: gone before we start.
+        connection.execute(HISTORY.delete().where(HISTORY.c.revision.in_([r for r, forward in steps if forward])))
         connection.commit()
         if console.verbosity >= 3:
             sa.event.listen(connection, "before_cursor_execute",
@@ -94,7 +98,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         parents = scripts.get_revision(first).down_revision
         offline = dict(as_sql=True, starting_rev=(parents if forward else first) or None, destination_rev=first)
     try:
-        with EnvironmentContext(alembic_config(settings, connection), scripts, fn=alembic_steps, **offline):
+        with EnvironmentContext(alembic_config(settings, connection, models=False), scripts, fn=alembic_steps, **offline):
             scripts.run_env()
         if not sql:
             connection.commit()
@@ -114,9 +118,10 @@ def recorded(migration_fn, connection, revision: str, forward: bool):
     def run(**kw):
         if migration_fn is not None:
             migration_fn(**kw)
-        connection.execute(HISTORY.delete().where(HISTORY.c.revision == revision))
         if forward:
             connection.execute(HISTORY.insert().values(revision=revision, applied=datetime.now(timezone.utc)))
+        else:
+            connection.execute(HISTORY.delete().where(HISTORY.c.revision == revision))
 
     return run
 
@@ -156,21 +161,26 @@ def autogenerate(settings: Settings, connection, name_revision, message: str | N
                  write: bool) -> tuple[str | None, list[str]]:
     """Compare the models with the database on ``connection`` (which is at head) and, if
     ``write``, write the migration. ``name_revision(changes)`` names it. Returns its revision
-    id and the changes found."""
-    found: dict = {"revision": None, "changes": []}
+    id and the changes found.
 
-    def name_and_filter(context, rev, directives):
-        script = directives[0]
-        changes = describe(script.upgrade_ops.ops)
-        found.update(changes=changes, revision=name_revision(changes))
-        script.rev_id = found["revision"]
-        script.message = message or "; ".join(changes)
-        if not changes or not write:
-            directives[:] = []
+    The comparison runs through env.py without loading the migration files (Alembic's own
+    ``revision --autogenerate`` would import them all); only writing a file goes through it."""
+    config = alembic_config(settings, connection)
+    scripts = ScriptDirectory.from_config(config)
+    changes: list[str] = []
 
-    command.revision(alembic_config(settings, connection), autogenerate=True,
-                     process_revision_directives=name_and_filter)
-    return found["revision"], found["changes"]
+    def compare(heads, context):
+        changes.extend(describe(produce_migrations(context, context.opts["target_metadata"]).upgrade_ops.ops))
+        return []
+
+    with EnvironmentContext(config, scripts, fn=compare, dont_mutate=True):
+        scripts.run_env()
+    if not changes:
+        return None, []
+    revision = name_revision(changes)
+    if write:
+        command.revision(config, message=message or "; ".join(changes), autogenerate=True, rev_id=revision)
+    return revision, changes
 
 
 def write_empty(settings: Settings, revision: str, message: str) -> None:

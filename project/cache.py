@@ -1,0 +1,37 @@
+"""Small JSON files in this user's cache for this project (``Settings.cache_dir``).
+
+A cache only saves time: one that cannot be read is empty, one that cannot be written is
+skipped, and every entry carries what it depends on so that a stale one is never used.
+"""
+import json
+import os
+from pathlib import Path
+
+
+def load(cache_dir: Path | None, name: str) -> dict:
+    try:
+        return json.loads((cache_dir / name).read_text()) if cache_dir else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save(cache_dir: Path | None, name: str, data: dict) -> None:
+    """Written whole and renamed into place, so a reader never sees half a file."""
+    if cache_dir is None:
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache_dir / f"{name}.{os.getpid()}"
+        partial.write_text(json.dumps(data))
+        os.replace(partial, cache_dir / name)
+    except OSError:
+        pass
+
+
+def stamp(path) -> list[int] | None:
+    """What changes whenever a file is edited, replaced or touched; None once it is gone."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns]
