@@ -9,15 +9,24 @@ from alembic import context
 
 from project import database
 from project.database import HISTORY
-from project.models import load_models
 from project.settings import load_settings
 
 config = context.config
 settings = config.attributes.get("settings") or load_settings()
+
+
+def target_metadata():
+    """The models, which only autogenerate compares with: manage.py says when it does not
+    need them, which spares importing the ORM and every model on each migrate."""
+    if not config.attributes.get("models", True):
+        return None
+    from project.models import load_models
+
+    return load_models()
+
+
 options = dict(
-    # Only autogenerate compares with the models; manage.py says when it does not need them,
-    # which spares importing every model on each migrate.
-    target_metadata=load_models() if config.attributes.get("models", True) else None,
+    target_metadata=target_metadata(),
     # Batch operations run as plain ALTERs on PostgreSQL and rebuild the table on SQLite,
     # so a migration made against either database runs on both.
     render_as_batch=True,

@@ -1,16 +1,14 @@
 """The ``manage.py`` command line: Django's migration commands as a Click group.
 
 Each command only parses its options and calls one function of ``project.commands`` (or
-``project.database``), imported inside the command so that ``--help`` never loads
-SQLAlchemy or Alembic.
+``project.database``). Everything but Click is imported inside the functions that use it, so
+that ``--help`` costs Python's start-up and Click alone.
 """
 import re
 from pathlib import Path
 
 import click
 
-from project.output import CommandError, Console
-from project.settings import load_settings
 
 
 def remember(ctx: click.Context, param: click.Parameter, value):
@@ -33,6 +31,8 @@ def common_options(function):
 def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of migration names, from the files (nothing is imported)."""
     from project import index
+
+    from project.output import CommandError
 
     try:
         names = [m.revision for m in index.read_migrations(settings(ctx).versions_dir, settings(ctx).cache_dir)]
@@ -66,6 +66,8 @@ class ManageGroup(click.Group):
             if ctx.meta.get("traceback") or type(exc).__module__.split(".")[0] not in ("sqlalchemy", "alembic"):
                 raise
             from project.migrations import explain
+            from project.output import CommandError
+
             raise CommandError(explain(exc)) from exc
 
 
@@ -80,7 +82,9 @@ class TargetCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-def console() -> Console:
+def console():
+    from project.output import Console
+
     return Console(click.get_current_context().meta.get("verbosity", 1))
 
 
@@ -89,6 +93,8 @@ def settings(ctx: click.Context | None = None):
     Tests and scripts may hand in their own as ``obj``."""
     root = (ctx or click.get_current_context()).find_root()
     if root.obj is None:
+        from project.settings import load_settings
+
         root.obj = load_settings(root.meta.get("env_file"))
     return root.obj
 

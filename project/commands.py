@@ -43,7 +43,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             if steps:
                 from project.migrations import run_steps
 
-                run_steps(settings, connection, steps, console, fake=fake)
+                with database.durable_at_end(connection):
+                    run_steps(settings, connection, steps, console, fake=fake)
             else:
                 console.nothing_to_apply()
             return bool(steps)

@@ -176,6 +176,25 @@ def _connected(engine: sa.Engine, url: URL):
 
 
 @contextmanager
+def durable_at_end(connection: sa.Connection):
+    """On PostgreSQL, let each migration's commit return without waiting for the disk, and wait
+    once when the run ends, after a failure too. Every commit is still atomic and in order (a
+    crash can only lose the newest, whole), and what migrate reports is on disk when it does."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql("SET synchronous_commit TO off")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("SET synchronous_commit TO on")
+        connection.exec_driver_sql("SELECT txid_current()")  # a commit that waits for the WAL
+        connection.commit()
+
+
+@contextmanager
 def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
     """Hold the deploy lock while migrating, so that app instances started together migrate
     one after another: a PostgreSQL session advisory lock or a MariaDB ``GET_LOCK`` on a

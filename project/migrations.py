@@ -112,6 +112,11 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         raise CommandError(f"{failed}: {explain(exc)}") from exc
 
 
+# Built once: SQLAlchemy then compiles each once per run, not once per migration.
+RECORD_APPLIED = HISTORY.insert()
+RECORD_UNAPPLIED = HISTORY.delete().where(HISTORY.c.revision == sa.bindparam("gone"))
+
+
 def recorded(migration_fn, connection, revision: str, forward: bool):
     """The step's work followed by its row in the history table, in the step's transaction."""
 
@@ -119,9 +124,9 @@ def recorded(migration_fn, connection, revision: str, forward: bool):
         if migration_fn is not None:
             migration_fn(**kw)
         if forward:
-            connection.execute(HISTORY.insert().values(revision=revision, applied=datetime.now(timezone.utc)))
+            connection.execute(RECORD_APPLIED, {"revision": revision, "applied": datetime.now(timezone.utc)})
         else:
-            connection.execute(HISTORY.delete().where(HISTORY.c.revision == revision))
+            connection.execute(RECORD_UNAPPLIED, {"gone": revision})
 
     return run
 

@@ -140,3 +140,19 @@ def test_mariadb_migrate_and_showmigrations(project_copy, run_manage, mariadb_ur
     undone = run_manage(project_copy, *back, database_url=mariadb_url)
     assert undone.returncode == 0, undone.stderr
     assert mariadb_tables(mariadb_url) == {"alembic_version", "manage_migrations"}
+
+
+def test_postgres_commits_wait_for_the_disk_once_at_the_end_even_after_a_failure(postgres_url):
+    from project import database
+
+    engine = sa.create_engine(postgres_url)
+    statements = []
+    with engine.connect() as connection:
+        sa.event.listen(connection, "before_cursor_execute", lambda conn, cursor, statement, *args: statements.append(statement))
+        with pytest.raises(RuntimeError):
+            with database.durable_at_end(connection):
+                assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+                raise RuntimeError("a migration failed")
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    engine.dispose()
+    assert statements[-3:-1] == ["SET synchronous_commit TO on", "SELECT txid_current()"]
