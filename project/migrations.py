@@ -131,34 +131,30 @@ def recorded(migration_fn, connection, revision: str, forward: bool):
     return run
 
 
+# Django-style phrases for what autogenerate finds; the verb decides the +/-/~ of the summary.
+PHRASES = {
+    ops.CreateTableOp: "Create table {op.table_name}",
+    ops.DropTableOp: "Drop table {op.table_name}",
+    ops.AddColumnOp: "Add column {op.column.name} to {op.table_name}",
+    ops.DropColumnOp: "Remove column {op.column_name} from {op.table_name}",
+    ops.AlterColumnOp: "Alter column {op.column_name} on {op.table_name}",
+    ops.CreateIndexOp: "Create index {op.index_name} on {op.table_name}",
+    ops.DropIndexOp: "Drop index {op.index_name} from {op.table_name}",
+    ops.CreateUniqueConstraintOp: "Create unique constraint {op.constraint_name} on {op.table_name}",
+    ops.CreateForeignKeyOp: "Create foreign key {op.constraint_name} on {op.source_table}",
+    ops.DropConstraintOp: "Drop constraint {op.constraint_name} from {op.table_name}",
+}
+
+
 def describe(operations) -> list[str]:
-    """Django-style phrases for what autogenerate found, such as ``Create table hotels``."""
+    """What autogenerate found, such as ``Create table hotels``, one phrase per operation."""
     phrases = []
     for op in operations:
         if isinstance(op, ops.ModifyTableOps):
             phrases.extend(describe(op.ops))
-        elif isinstance(op, ops.CreateTableOp):
-            phrases.append(f"Create table {op.table_name}")
-        elif isinstance(op, ops.DropTableOp):
-            phrases.append(f"Drop table {op.table_name}")
-        elif isinstance(op, ops.AddColumnOp):
-            phrases.append(f"Add column {op.column.name} to {op.table_name}")
-        elif isinstance(op, ops.DropColumnOp):
-            phrases.append(f"Remove column {op.column_name} from {op.table_name}")
-        elif isinstance(op, ops.AlterColumnOp):
-            phrases.append(f"Alter column {op.column_name} on {op.table_name}")
-        elif isinstance(op, ops.CreateIndexOp):
-            phrases.append(f"Create index {op.index_name} on {op.table_name}")
-        elif isinstance(op, ops.DropIndexOp):
-            phrases.append(f"Drop index {op.index_name} from {op.table_name}")
-        elif isinstance(op, ops.CreateUniqueConstraintOp):
-            phrases.append(f"Create unique constraint {op.constraint_name} on {op.table_name}")
-        elif isinstance(op, ops.CreateForeignKeyOp):
-            phrases.append(f"Create foreign key {op.constraint_name} on {op.source_table}")
-        elif isinstance(op, ops.DropConstraintOp):
-            phrases.append(f"Drop constraint {op.constraint_name} from {op.table_name}")
         else:
-            phrases.append(type(op).__name__.removesuffix("Op"))
+            phrase = PHRASES.get(type(op))
+            phrases.append(phrase.format(op=op) if phrase else type(op).__name__.removesuffix("Op"))
     return phrases
 
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from project.cli import cli
+from migration_file import write_migration
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ["0001_create_table_hotels", "0002_create_table_rooms", "0003_add_users", "0004_make_email_unique"]
@@ -87,30 +88,6 @@ def dates(stdout: str) -> dict[str, datetime]:
         if match:
             found[match["name"]] = datetime.strptime(match["when"], "%Y-%m-%d %H:%M:%S")
     return found
-
-
-def write_migration(project: Path, revision: str, parent: str | None, head: str = "", upgrade: str = "pass",
-                    filename: str | None = None) -> Path:
-    path = project / "migrations" / "versions" / (filename or f"{revision}.py")
-    path.write_text(textwrap.dedent(f'''\
-        """{revision}"""
-        from alembic import op
-        import sqlalchemy as sa
-        {head}
-        revision = {revision!r}
-        down_revision = {parent!r}
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade() -> None:
-            {upgrade}
-
-
-        def downgrade() -> None:
-            pass
-        '''))
-    return path
 
 
 def with_password(url: str, password: str) -> str:

@@ -1,35 +1,13 @@
 """Django's guards on the migration history, through ``python manage.py`` in a subprocess:
 conflicts and merges, duplicate ids, unknown revisions in the database, --plan and --check."""
-import textwrap
-
 import sqlalchemy as sa
+from migration_file import write_migration
 
 CONFLICT = (
     "CommandError: Conflicting migrations detected; multiple leaf nodes in the migration graph: "
     "(0005_add_phone, 0005_add_rating).\n"
     "To fix them run 'python manage.py makemigrations --merge'\n"
 )
-
-
-def write_migration(project, revision, parent, upgrade, downgrade):
-    (project / "migrations" / "versions" / f"{revision}.py").write_text(textwrap.dedent(f'''\
-        """{revision}"""
-        from alembic import op
-        import sqlalchemy as sa
-
-        revision = {revision!r}
-        down_revision = {parent!r}
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade() -> None:
-            {upgrade}
-
-
-        def downgrade() -> None:
-            {downgrade}
-        '''))
 
 
 def two_branches(project):
