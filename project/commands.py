@@ -69,7 +69,8 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False) -> 
         graph.single_head(migrations)
 
     def read(connection):
-        return database.current_state(connection), database.applied_dates(connection)
+        dates = database.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
+        return database.current_state(connection), dates
 
     state, dates = database.run(database.database_url(settings), read)
     applied = graph.applied(state, migrations)
