@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 
-
 def remember(ctx: click.Context, param: click.Parameter, value):
     """Keep ``-v``/``--traceback`` wherever they were typed: before or after the command name."""
     if value is not None and value is not False:
@@ -31,7 +30,6 @@ def common_options(function):
 def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of migration names, from the files (nothing is imported)."""
     from project import index
-
     from project.output import CommandError
 
     try:
