@@ -156,7 +156,7 @@ async def _run_async(engine, url: URL, work):
         try:
             await connection.start()
         except (sa.exc.DBAPIError, OSError) as exc:
-            raise CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}") from exc
+            raise cannot_connect(url, exc) from exc
         try:
             return await connection.run_sync(work)
         finally:
@@ -170,9 +170,14 @@ def _connected(engine: sa.Engine, url: URL):
     try:
         connection = engine.connect()
     except sa.exc.DBAPIError as exc:
-        raise CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}") from exc
+        raise cannot_connect(url, exc) from exc
     with connection:
         yield connection
+
+
+def cannot_connect(url: URL, exc: BaseException) -> CommandError:
+    """Host, port and database named; the password never."""
+    return CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}")
 
 
 @contextmanager

@@ -49,12 +49,10 @@ def explain(exc: BaseException) -> str:
 
 
 def load_scripts(settings: Settings) -> ScriptDirectory:
-    """Alembic's full load, which imports every migration file."""
-    try:
-        scripts = ScriptDirectory.from_config(alembic_config(settings))
-        scripts.revision_map.heads  # loads the files now, where errors are explained
-    except AlembicCommandError as exc:
-        raise CommandError(str(exc)) from exc
+    """Alembic's full load, which imports every migration file: now, so that a file that does
+    not load is not reported as the failure of the first migration to run."""
+    scripts = ScriptDirectory.from_config(alembic_config(settings))
+    scripts.revision_map.heads
     return scripts
 
 
