@@ -36,18 +36,23 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         wanted = graph.resolve(target, migrations, current) if target else leaves
         return wanted, graph.plan(migrations, current, wanted)
 
-    def under_lock(connection):
+    def apply(connection):
+        wanted, steps = steps_from(connection)
+        if not steps:  # at head, the deploy hot path: nothing to lock for
+            return run(connection, wanted, steps)
         with database.deploy_lock(connection, lock_timeout, console):
-            wanted, steps = steps_from(connection)
-            console.operations(wanted, all_heads=wanted == leaves)
-            if steps:
-                from project.migrations import run_steps
+            return run(connection, *steps_from(connection))  # again: another migrate may have run some
 
-                with database.durable_at_end(connection):
-                    run_steps(settings, connection, steps, console, fake=fake)
-            else:
-                console.nothing_to_apply()
-            return bool(steps)
+    def run(connection, wanted, steps):
+        console.operations(wanted, all_heads=wanted == leaves)
+        if not steps:
+            console.nothing_to_apply()
+            return False
+        from project.migrations import run_steps
+
+        with database.durable_at_end(connection):
+            run_steps(settings, connection, steps, console, fake=fake)
+        return True
 
     def planned(connection):
         wanted, steps = steps_from(connection)
@@ -57,7 +62,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                              for revision, forward in steps])
         return bool(steps)
 
-    return database.run(database.database_url(settings), planned if plan or check else under_lock)
+    return database.run(database.database_url(settings), planned if plan or check else apply)
 
 
 def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:

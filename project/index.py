@@ -15,10 +15,11 @@ from project.graph import Migration
 from project.output import CommandError
 
 
-def migration_files(versions_dir: Path) -> list[Path]:
+def migration_files(versions_dir: Path) -> list[str]:
     """The files Alembic would load: every ``*.py`` but ``__init__.py`` and editor droppings."""
-    names = sorted(n for n in os.listdir(versions_dir) if n.endswith(".py") and n != "__init__.py" and not n.startswith(".#"))
-    return [versions_dir / name for name in names]
+    folder = str(versions_dir)
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".py") and n != "__init__.py" and not n.startswith(".#"))
+    return [os.path.join(folder, name) for name in names]
 
 
 def read_migration(path: Path) -> Migration:
@@ -58,19 +59,20 @@ def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[M
     cached = cache.load(cache_dir, "index.json")
     fresh = {}
     migrations = []
-    seen: dict[str, Path] = {}
+    seen: dict[str, str] = {}  # revision: file name
     for path in migration_files(versions_dir):
-        stamp = cache.stamp(path)
-        entry = cached.get(path.name)
+        name, stamp = os.path.basename(path), cache.stamp(path)
+        entry = cached.get(name)
         if entry and entry["stamp"] == stamp:
-            migration = Migration(entry["revision"], tuple(entry["parents"]), str(path))
+            migration = Migration(entry["revision"], tuple(entry["parents"]), path)
         else:
-            migration = read_migration(path)
-        fresh[path.name] = {"stamp": stamp, "revision": migration.revision, "parents": list(migration.parents)}
+            migration = read_migration(Path(path))
+            entry = {"stamp": stamp, "revision": migration.revision, "parents": list(migration.parents)}
+        fresh[name] = entry
         if migration.revision in seen:
             raise CommandError(f"Revision '{migration.revision}' is declared by two files: "
-                               f"{seen[migration.revision].name} and {path.name}.")
-        seen[migration.revision] = path
+                               f"{seen[migration.revision]} and {name}.")
+        seen[migration.revision] = name
         migrations.append(migration)
     for migration in migrations:
         for parent in migration.parents:
@@ -84,7 +86,7 @@ def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[M
 def fingerprint(migrations_dir: Path) -> str:
     """A digest of everything that decides the schema at head: env.py and every migration file."""
     digest = hashlib.sha256()
-    for path in [migrations_dir / "env.py", *migration_files(migrations_dir / "versions")]:
+    for path in [migrations_dir / "env.py", *map(Path, migration_files(migrations_dir / "versions"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
 

@@ -36,9 +36,12 @@ def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Se
     """Read the settings without touching ``os.environ``: the environment wins over the file."""
     if env_file is not None and not os.access(env_file, os.R_OK):
         raise CommandError(f"Cannot read the --env-file {env_file}.")
-    from dotenv import dotenv_values  # here, not at the top: `manage.py --help` never needs it
+    env_file = env_file or base_dir / ".env"
+    file_values = {}
+    if env_file.exists():
+        from dotenv import dotenv_values  # only then: `--help` and a deploy with no .env never need it
 
-    file_values = dotenv_values(env_file or base_dir / ".env")
+        file_values = dotenv_values(env_file)
     url = (
         os.environ.get("DATABASE_URL")
         or file_values.get("DATABASE_URL")

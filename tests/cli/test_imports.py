@@ -1,4 +1,5 @@
-"""``manage.py --help`` must stay fast: it never imports SQLAlchemy or Alembic.
+"""``manage.py --help`` must stay fast: it never imports SQLAlchemy or Alembic. Nor does the
+deploy hot path (``migrate`` at head) import Alembic, the models or python-dotenv it has no use for.
 
 Each check runs in a fresh interpreter (this test process has long imported both). --help
 touches nothing, so running it in the repository itself is safe."""
@@ -65,3 +66,31 @@ def test_manage_py_help_by_importtime(args):
                 if line.startswith("import time:")]
     assert "project.cli" in imported
     assert [name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic") or name in HEAVY] == []
+
+
+def imported_by(result: subprocess.CompletedProcess) -> list[str]:
+    """The modules a run imported, from what PYTHONPROFILEIMPORTTIME=1 (``-X importtime``) printed."""
+    return [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+
+
+@pytest.mark.parametrize("args", [["migrate"], ["migrate", "--check"], ["showmigrations"]], ids=" ".join)
+def test_the_deploy_hot_path_imports_neither_alembic_nor_the_models(project_copy, run_manage, sqlite_url, args):
+    assert run_manage(project_copy, "migrate", database_url=sqlite_url).returncode == 0
+
+    result = run_manage(project_copy, *args, database_url=sqlite_url, env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert result.returncode == 0, result.stderr
+    imported = imported_by(result)
+    assert "project.database" in imported and "sqlalchemy" in imported
+    assert [name for name in imported if name.split(".")[0] in ("alembic", "mako", "dotenv")
+            or name.startswith(("project.models", "project.migrations", "sqlalchemy.orm"))] == []
+
+
+def test_python_dotenv_is_imported_when_there_is_a_dot_env_to_read(project_copy, run_manage, sqlite_url):
+    (project_copy / ".env").write_text(f"DATABASE_URL={sqlite_url}\n")
+
+    result = run_manage(project_copy, "showmigrations", env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert result.returncode == 0, result.stderr
+    assert "dotenv" in imported_by(result)
+    assert "[ ] 0001_create_table_hotels" in result.stdout

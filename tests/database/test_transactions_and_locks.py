@@ -4,6 +4,7 @@ import fcntl
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -94,25 +95,49 @@ def test_concurrent_migrates_run_each_migration_once(project_copy, run_manage, d
     assert state(database_url)[1:] == (["0005_runs"], 1)
 
 
-def test_lock_timeout_gives_up_with_a_clear_message(project_copy, run_manage, database_url):
+@contextmanager
+def deploy_lock_held(database_url):
+    """The deploy lock as another migrate holds it: the SQLite file's flock, or the advisory lock."""
     engine = sa.create_engine(database_url)
-    with engine.connect() as holder:
-        if database_url.startswith("sqlite"):
-            lock_file = open(engine.url.database, "rb")
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-        else:
-            from project.database import LOCK_KEY
-            holder.exec_driver_sql(f"SELECT pg_advisory_lock({LOCK_KEY})")
+    try:
+        with engine.connect() as holder:
+            if database_url.startswith("sqlite"):
+                with open(engine.url.database, "rb") as lock_file:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX)
+                    yield
+            else:
+                from project.database import LOCK_KEY
+                holder.exec_driver_sql(f"SELECT pg_advisory_lock({LOCK_KEY})")
+                yield
+    finally:
+        engine.dispose()
 
+
+def test_lock_timeout_gives_up_with_a_clear_message(project_copy, run_manage, database_url):
+    with deploy_lock_held(database_url):
         result = run_manage(project_copy, "migrate", "--lock-timeout", "1", database_url=database_url)
 
-    engine.dispose()
     assert result.returncode == 1
     assert result.stderr == (
         "CommandError: Another migrate held the deploy lock for over 1s; gave up. "
         "Retry, or raise --lock-timeout.\n"
     )
     assert "Applying" not in result.stdout
+
+
+def test_a_database_at_head_is_not_kept_waiting_by_the_lock(project_copy, run_manage, database_url):
+    """App instances starting while another migrate runs: with nothing to apply, no wait."""
+    assert run_manage(project_copy, "migrate", database_url=database_url).returncode == 0
+
+    with deploy_lock_held(database_url):
+        at_head = run_manage(project_copy, "migrate", "--lock-timeout", "1", database_url=database_url)
+        add_fifth(project_copy)
+        behind = run_manage(project_copy, "migrate", "--lock-timeout", "1", database_url=database_url)
+
+    assert at_head.returncode == 0, at_head.stderr
+    assert at_head.stdout.endswith("Running migrations:\n  No migrations to apply.\n")
+    assert behind.returncode == 1
+    assert "deploy lock" in behind.stderr
 
 
 def mariadb_tables(url):

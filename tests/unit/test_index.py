@@ -213,7 +213,7 @@ def test_read_migrations_ignores_init_editor_droppings_and_other_files(tmp_path)
     (tmp_path / "__pycache__").mkdir()
     write(tmp_path / "__pycache__", "0003_c.py", "revision = '0003_c'\n")
 
-    assert [p.name for p in index.migration_files(tmp_path)] == ["0001_a.py", "0002_b.py"]
+    assert index.migration_files(tmp_path) == [str(tmp_path / "0001_a.py"), str(tmp_path / "0002_b.py")]
     assert index.read_migrations(tmp_path) == [Migration("0001_a", ()), Migration("0002_b", ("0001_a",))]
 
 
