@@ -70,22 +70,21 @@ class Console:
         if not steps:
             self.line("  No planned migration operations.")
 
-    # showmigrations
+    # showmigrations: each list in one write, not one flush per migration
 
     def migration_list(self, names: list[str], applied: set[str], dates: dict) -> None:
-        self.line(click.style(APP_LABEL, bold=True))
+        rows = []
         for name in names:
             when = f" (applied at {dates[name]:%Y-%m-%d %H:%M:%S})" if self.verbosity >= 2 and name in applied and name in dates else ""
-            self.line(f" [{'X' if name in applied else ' '}] {name}{when}")
-        if not names:
-            self.line(" (no migrations)")
+            rows.append(f" [{'X' if name in applied else ' '}] {name}{when}")
+        self.line("\n".join([click.style(APP_LABEL, bold=True), *(rows or [" (no migrations)"])]))
 
     def migration_plan(self, names: list[str], parents: dict, applied: set[str]) -> None:
+        rows = []
         for name in names:
             after = f" ... ({', '.join(parents[name])})" if parents[name] else ""
-            self.line(f"[{'X' if name in applied else ' '}]  {name}{after}")
-        if not names:
-            self.line("(no migrations)")
+            rows.append(f"[{'X' if name in applied else ' '}]  {name}{after}")
+        self.line("\n".join(rows or ["(no migrations)"]))
 
     # makemigrations
 
