@@ -230,7 +230,7 @@ def main() -> int:
         databases = Databases(args.database, tmp)
         kind = "PostgreSQL" if databases.postgres else "SQLite"
         results = []
-        print(f"{'median of ' + str(args.repeat) + ' runs each':<66} {'ours':>7} {'theirs':>7} {'ratio':>5}")
+        print(f"{f'medians of {args.repeat} runs each ({3 * args.repeat} for --help)':<66} {'ours':>7} {'theirs':>7} {'ratio':>5}")
         try:
             # The interpreter's own start-up, which every command pays: the floor under --help.
             startup = statistics.median(timed([python, "-c", "pass"], small, None)[0] for _ in range(args.repeat))
