@@ -39,11 +39,12 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     def apply(connection):
         wanted, steps = steps_from(connection)
         if not steps:  # at head, the deploy hot path: nothing to lock for
-            return run(connection, wanted, steps)
+            return carry_out(connection, wanted, steps)
         with database.deploy_lock(connection, lock_timeout, console):
-            return run(connection, *steps_from(connection))  # again: another migrate may have run some
+            return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
-    def run(connection, wanted, steps):
+    def carry_out(connection, wanted, steps):
+        """Django's header, then the steps (or the word that there are none)."""
         console.operations(wanted, all_heads=wanted == leaves)
         if not steps:
             console.nothing_to_apply()
