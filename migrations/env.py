@@ -5,6 +5,8 @@ plain ``alembic`` command run the same migrations the same way. ``manage.py`` ha
 connection in through ``config.attributes["connection"]`` (the Alembic cookbook's recipe);
 run on its own, this file connects with the project's settings.
 """
+import logging
+
 from alembic import context
 
 from project import database
@@ -20,7 +22,11 @@ def target_metadata():
     need them, which spares importing the ORM and every model on each migrate."""
     if not config.attributes.get("models", True):
         return None
+    import alembic_postgresql_enum  # noqa: F401  enum types on PostgreSQL: created, altered, dropped
     from project.models import load_models
+
+    # It warns on every other backend that it has nothing to do there.
+    logging.getLogger("alembic.alembic_postgresql_enum").setLevel(logging.ERROR)
 
     return load_models()
 
@@ -30,6 +36,8 @@ options = dict(
     # Batch operations run as plain ALTERs on PostgreSQL and rebuild the table on SQLite,
     # so a migration made against either database runs on both.
     render_as_batch=True,
+    # A changed server default is a change to migrate, as a changed type is.
+    compare_server_default=True,
     # One transaction per migration: a failure leaves the database at the one before.
     transaction_per_migration=True,
     # manage.py's own record of when each migration ran is not one of the models.
@@ -39,10 +47,14 @@ options = dict(
 
 def run_migrations(connection) -> None:
     context.configure(connection=connection, **options)
+    own = config.attributes.get("connection") is None  # manage.py commits the one it hands in
+    if own and not context.get_context().opts.get("dont_mutate"):
+        database.ensure_version_table(connection)  # names longer than Alembic's 32 characters
+        connection.commit()
     with context.begin_transaction():
         context.run_migrations()
-    if config.attributes.get("connection") is None:
-        connection.commit()  # our own connection; manage.py commits the one it handed in
+    if own:
+        connection.commit()
 
 
 if context.is_offline_mode():

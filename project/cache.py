@@ -9,10 +9,12 @@ from pathlib import Path
 
 
 def load(cache_dir: Path | None, name: str) -> dict:
+    """What was saved under ``name``; empty when missing, unreadable or not what ``save`` writes."""
     try:
-        return json.loads((cache_dir / name).read_text()) if cache_dir else {}
+        data = json.loads((cache_dir / name).read_text()) if cache_dir else {}
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def save(cache_dir: Path | None, name: str, data: dict) -> None:
@@ -26,6 +28,14 @@ def save(cache_dir: Path | None, name: str, data: dict) -> None:
         os.replace(partial, cache_dir / name)
     except OSError:
         pass
+
+
+def move(source: Path, destination: Path) -> None:
+    """Rename a cached file; one that cannot be moved is dropped, never an error."""
+    try:
+        os.replace(source, destination)
+    except OSError:
+        source.unlink(missing_ok=True)
 
 
 def stamp(path) -> list[int] | None:

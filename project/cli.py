@@ -121,7 +121,8 @@ def makemigrations(name, empty, dry_run, check, merge, interactive):
 
     if merge:
         commands.merge(settings(), console(), name=name, interactive=interactive)
-    elif commands.makemigrations(settings(), console(), name=name, empty=empty, dry_run=dry_run, check=check) and check:
+    elif commands.makemigrations(settings(), console(), name=name, empty=empty, dry_run=dry_run, check=check,
+                                 interactive=interactive) and check:
         raise SystemExit(1)
 
 

@@ -7,13 +7,14 @@ be written, so that ``migrate`` with nothing to do never loads Alembic and ``mak
 with nothing new since its last clean comparison loads neither.
 """
 import os
-import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
 
 from project import cache, graph, index, naming
 from project.output import APP_LABEL, CommandError, Console
+from project.questioner import Questioner, Quit
 from project.settings import Settings
 
 
@@ -101,86 +102,122 @@ def display_path(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def makemigrations(settings: Settings, console: Console, name: str | None = None,
-                   empty: bool = False, dry_run: bool = False, check: bool = False) -> bool:
-    """Django's makemigrations: autogenerate against a scratch database brought to head, so the
-    migration is what the models add to the migrations, whatever the real database holds.
-    Returns whether there was a migration to write."""
+def makemigrations(settings: Settings, console: Console, name: str | None = None, empty: bool = False,
+                   dry_run: bool = False, check: bool = False, interactive: bool = True) -> bool:
+    """Django's makemigrations: compare the models with a scratch database brought to head, so
+    the migration is what the models add to the migrations, whatever the real database holds;
+    ask what the comparison cannot know; write the file and try it on the scratch database.
+    Always compares: what the models are can depend on anything they read. Returns whether
+    there was a migration to write."""
     slug = naming.slugify(name) if name is not None else None
     if name is not None and not slug:
         raise CommandError(f"The migration name '{name}' has no letters or digits to use.")
     migrations = migrations_of(settings)
     heads = graph.single_head(migrations)
-    number = naming.next_number(heads)
     write = not (dry_run or check)
 
-    def name_revision(changes: list[str]) -> str:
-        return naming.revision_id(number, slug or naming.auto_slug(changes))
+    def name_for(fragments: list[str | None]) -> str:
+        return naming.revision_id(naming.next_number(heads),
+                                  slug or naming.suggest_name(fragments, initial=not migrations))
 
     if empty:
-        revision, changes = name_revision([]), []
-        if write:
-            from project.migrations import write_empty
+        from project.migrations import migration_text
 
-            write_empty(settings, revision, name or "empty")
+        revision = name_for([])
+        text = migration_text(settings, revision, heads, name or "empty")
+        path = settings.versions_dir / f"{revision}.py"
+        if write:
+            path.write_text(text)
+        console.new_migration(display_path(path), [])
     else:
-        migrations_digest = index.fingerprint(settings.migrations_dir)
-        fingerprint = f"{settings.database_url.partition(':')[0]}:{migrations_digest}"
-        if unchanged_since_clean(settings, fingerprint):
+        questioner = Questioner(interactive, dry_run=not write, verbosity=console.verbosity)
+        revision, text = compare_with_models(settings, console, migrations, heads, questioner, name_for, name, write)
+        if revision is None:
             console.no_changes()
             return False
-        modules_before = set(sys.modules)
-        kept = settings.cache_dir and settings.cache_dir / f"scratch-{migrations_digest}.sqlite3"
-        revision, changes = compare_with_models(settings, console, migrations, heads, kept, name_revision, name, write)
-        if not changes:
-            remember_clean(settings, fingerprint, modules_before)
-            console.no_changes()
-            return False
-    console.new_migration(display_path(settings.versions_dir / f"{revision}.py"), changes)
+    if dry_run and console.verbosity >= 3:
+        console.full_file(f"{revision}.py", text)
     return True
 
 
-def compare_with_models(settings, console, migrations, heads, kept, name_revision, name, write):
-    """Bring a scratch database to head (or reuse ``kept``, the SQLite one kept for these
-    migration files) and let Alembic compare the models with it."""
+def compare_with_models(settings, console, migrations, heads, questioner, name_for, message, write):
+    """Bring a scratch database to head, compare the models with it and, if ``write``, write
+    the migration and try it there; print what it does. Returns the new revision (None when
+    nothing changed) and the migration's text.
+
+    On SQLite the scratch database is kept in the cache for the next run, under a key of the
+    migration files and the library versions that built it; after a successful try it is at
+    the new head, and is kept under the new files' key."""
     from project import database
     from project import migrations as alembic
 
     def compare(connection):
         steps = graph.plan(migrations, database.current_state(connection), heads)
-        if steps:
-            alembic.run_steps(settings, connection, steps, Console(0))
-        return alembic.autogenerate(settings, connection, name_revision, name, write)
+        try:
+            if steps:  # a kept scratch database is at head already: no migration file is loaded
+                alembic.run_steps(settings, connection, steps, Console(0))
+        except alembic.StepFailed as failed:
+            raise CommandError(f"While building the scratch database from the migrations, {failed.revision} "
+                               f"failed: {failed.reason}. The scratch database starts empty: a data migration "
+                               "must not assume rows.") from failed
+        return alembic.autogenerate(settings, connection, questioner,
+                                    index.enum_values([m.path for m in graph.in_order(migrations)]))
 
     url = database.database_url(settings)
+    kept = kept_scratch(settings, url, heads)
     with database.scratch_database(url, console, kept) as scratch_url:
         if scratch_url is None and set(database.run(url, database.current_state)) != set(heads):
             raise CommandError("The database is not at the latest migration, so makemigrations "
                                "cannot compare with it: run migrate first, or allow this user to create databases.")
-        return database.run(scratch_url or url, compare)
+        changes, rendered = database.run(scratch_url or url, compare)
+        if changes is None:
+            return None, ""
+        revision = name_for(changes.fragments)
+        text = alembic.migration_text(settings, revision, heads, message or "; ".join(changes.phrases), rendered)
+        path = settings.versions_dir / f"{revision}.py"
+        if write:
+            path.write_text(text)
+        console.new_migration(display_path(path), changes.phrases)
+        if not write:
+            return revision, text
+        if scratch_url is None:
+            console.line(f"  Not tried: no scratch database to try {revision} on.")
+            return revision, text
+        try:
+            database.run(scratch_url, lambda connection: alembic.try_migration(settings, connection, revision))
+        except CommandError:
+            if kept is not None:
+                kept.unlink(missing_ok=True)  # no longer at any head
+            raise
+        console.line(f"  Tried {revision} on the scratch database: upgrade, downgrade, upgrade... OK", level=2)
+    if kept is not None:
+        cache.move(kept, kept_scratch(settings, url, (revision,)))
+    return revision, text
 
 
-def models_folder(settings: Settings) -> list[str]:
-    """The files of the models package, where a new module is found without any import."""
-    return sorted(os.listdir(settings.base_dir.joinpath(*settings.models_package.split("."))))
+def kept_scratch(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
+    """Where the SQLite scratch database at ``heads`` is kept: its key covers everything the
+    schema it holds depends on (env.py and every migration file by content, Alembic's,
+    SQLAlchemy's and SQLite's versions). One that cannot be read, or is not at ``heads``,
+    is removed and built again."""
+    if settings.cache_dir is None or url.get_backend_name() != "sqlite":
+        return None
+    import sqlite3
 
+    import alembic
+    import sqlalchemy
 
-def unchanged_since_clean(settings: Settings, fingerprint: str) -> bool:
-    """Whether the last comparison found no changes and nothing it depended on has changed
-    since: the migration files (by content), the models folder, and every file of every module
-    that comparison imported (the models, what they import, SQLAlchemy, Alembic, env.py's)."""
-    record = cache.load(settings.cache_dir, "clean.json")
-    return (record.get("fingerprint") == fingerprint and record.get("models") == models_folder(settings)
-            and all(cache.stamp(path) == stamp for path, stamp in record["files"].items()))
-
-
-def remember_clean(settings: Settings, fingerprint: str, modules_before: set[str]) -> None:
-    files = {getattr(module, "__file__", None) for name, module in list(sys.modules.items())
-             if name not in modules_before}
-    cache.save(settings.cache_dir, "clean.json", {
-        "fingerprint": fingerprint, "models": models_folder(settings),
-        "files": {path: cache.stamp(path) for path in files if path},
-    })
+    versions = f"{alembic.__version__}:{sqlalchemy.__version__}:{sqlite3.sqlite_version}"
+    kept = settings.cache_dir / f"scratch-{index.fingerprint(settings.migrations_dir, versions)}.sqlite3"
+    if kept.exists():
+        try:
+            with closing(sqlite3.connect(f"file:{kept}?mode=ro", uri=True)) as scratch:
+                usable = {row[0] for row in scratch.execute("SELECT version_num FROM alembic_version")} == set(heads)
+        except sqlite3.Error:
+            usable = False
+        if not usable:
+            kept.unlink(missing_ok=True)
+    return kept
 
 
 def merge(settings: Settings, console: Console, name: str | None = None, interactive: bool = True) -> None:
@@ -202,11 +239,16 @@ def merge(settings: Settings, console: Console, name: str | None = None, interac
                                          "with each other (working on different fields or models)\n"
                                          "Should these migration branches be merged?", default=False):
         return
-    from project.migrations import write_merge
+    from project.migrations import migration_text
 
-    revision = naming.revision_id(naming.next_number(leaves), naming.slugify(name) if name else naming.merge_slug(leaves))
-    write_merge(settings, leaves, revision, name or f"merge {', '.join(leaves)}")
-    console.line(f"\nCreated new merge migration {display_path(settings.versions_dir / f'{revision}.py')}")
+    revision = naming.revision_id(naming.next_number(leaves), naming.slugify(name) if name else naming.merge_name(leaves))
+    path = settings.versions_dir / f"{revision}.py"
+    path.write_text(migration_text(settings, revision, leaves, name or f"merge {', '.join(leaves)}"))
+    console.line(f"\nCreated new merge migration {display_path(path)}")
+
+
+MODEL_CHANGES = ("Your models have changes that are not yet reflected in a migration: "
+                 "run 'python manage.py makemigrations'.")
 
 
 def check(settings: Settings, console: Console, with_database: bool = False) -> None:
@@ -223,9 +265,10 @@ def check(settings: Settings, console: Console, with_database: bool = False) -> 
     else:
         problems += import_errors([m.path for m in migrations])
         try:
-            if not problems and makemigrations(settings, Console(0), check=True):
-                problems.append("Your models have changes that are not yet reflected in a migration: "
-                                "run 'python manage.py makemigrations'.")
+            if not problems and makemigrations(settings, Console(0), check=True, interactive=False):
+                problems.append(MODEL_CHANGES)
+        except Quit:  # a NOT NULL column with no default: a change all the same
+            problems.append(MODEL_CHANGES)
         except (CommandError, AlembicCommandError) as exc:  # e.g. a models module that does not import
             problems.append(explain(exc))
         if not problems and with_database:

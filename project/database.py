@@ -9,6 +9,7 @@ import asyncio
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -32,7 +33,7 @@ VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py 
 # django_migrations). manage.py writes it in the same transaction as the version table.
 HISTORY = sa.Table(
     "manage_migrations", sa.MetaData(),
-    sa.Column("revision", sa.String(32), primary_key=True),
+    sa.Column("revision", sa.String(255), primary_key=True),
     sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
 )
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
@@ -68,13 +69,18 @@ def where(url: URL) -> str:
 
 
 def one_line(exc: BaseException) -> str:
-    """The first line of an error: a database's own message without SQLAlchemy's statement and
-    link, any other error with its type."""
+    """An error in one line: a database's own message without SQLAlchemy's statement and link
+    but with its DETAIL and HINT (PostgreSQL's advice, such as the USING a cast needs), any
+    other error with its type."""
     if isinstance(exc, sa.exc.DBAPIError):
         message = str(exc.orig).strip()
     else:
         message = f"{type(exc).__name__}: {exc}".strip()
-    return message.splitlines()[0] if message else type(exc).__name__
+    if not message:
+        return type(exc).__name__
+    first, *rest = message.splitlines()
+    advice = [line.strip() for line in rest if line.startswith(("DETAIL:", "HINT:"))]
+    return " ".join([first, *(" ".join(line.split()) for line in advice)])
 
 
 def current_state(connection: sa.Connection) -> tuple[str, ...]:
@@ -85,6 +91,32 @@ def current_state(connection: sa.Connection) -> tuple[str, ...]:
         state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
     connection.rollback()
     return state
+
+
+# Django's migration names can be longer than the 32 characters Alembic gives its version column.
+VERSION_LENGTH = 255
+
+
+def ensure_version_table(connection: sa.Connection) -> None:
+    """Make ``alembic_version`` (and our history table) hold names of up to 255 characters:
+    created so before Alembic would create it with 32, or widened where an older run made it.
+    SQLite does not enforce a VARCHAR's length, so only PostgreSQL and MariaDB are altered."""
+    inspector = sa.inspect(connection)
+    if not inspector.has_table(VERSION_TABLE):
+        sa.Table(VERSION_TABLE, sa.MetaData(),
+                 sa.Column("version_num", sa.String(VERSION_LENGTH), nullable=False),
+                 sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc")).create(connection)
+    elif connection.dialect.name != "sqlite":
+        for table, column in ((VERSION_TABLE, "version_num"), (HISTORY.name, "revision")):
+            if not inspector.has_table(table):
+                continue
+            length = next(c["type"].length for c in inspector.get_columns(table) if c["name"] == column)
+            if length is not None and length < VERSION_LENGTH:
+                from alembic.operations import Operations  # env.py calls this: Alembic is loaded
+                from alembic.runtime.migration import MigrationContext
+
+                with Operations(MigrationContext.configure(connection)).batch_alter_table(table) as batch:
+                    batch.alter_column(column, type_=sa.String(VERSION_LENGTH), existing_nullable=False)
 
 
 def applied_dates(connection: sa.Connection) -> dict:
@@ -259,6 +291,11 @@ def scratch_database(url: URL, console: Console, cache: Path | None = None):
     ``makemigrations`` brings to head to learn the schema the migrations produce.
     Yields its URL, or None when the server will not let this user create one.
 
+    On a server it is named ``manage_scratch_<16 hex>`` and its run holds its lock (see
+    ``_scratch_lock``) on one connection from before CREATE until after DROP DATABASE, so that
+    one a killed run left behind is recognisable by name and by its free lock, and a later run
+    drops it (``_drop_leftovers``).
+
     For SQLite, ``cache`` names a file to keep for next time once it is at head: the caller
     keys it by the migration files' content, so a kept file is always at the current head."""
     if url.get_backend_name() == "sqlite":
@@ -271,27 +308,93 @@ def scratch_database(url: URL, console: Console, cache: Path | None = None):
             if cache is not None:
                 _keep(scratch, cache)
         return
-    name = f"scratch_{uuid.uuid4().hex[:16]}"
-    try:
-        _on_server(url, f"CREATE DATABASE {name}")
-    except sa.exc.DBAPIError as exc:
-        console.line(f"Cannot create a scratch database ({one_line(exc)}); comparing with {where(url)}.")
-        yield None
-        return
-    try:
-        yield url.set(database=name)
-    finally:
-        _on_server(url, f"DROP DATABASE {name}")
+    backend, name = url.get_backend_name(), f"manage_scratch_{uuid.uuid4().hex[:16]}"
+    with _on_server(url) as sql:
+        _drop_leftovers(sql, backend, console)
+        take, _ = _scratch_lock(backend, name)  # released as the connection closes, after the DROP
+        sql(take)
+        try:
+            sql(f"CREATE DATABASE {name}")
+        except sa.exc.DBAPIError as exc:
+            console.line(f"Cannot create a scratch database ({one_line(exc)}); comparing with {where(url)}.")
+            yield None
+            return
+        try:
+            yield url.set(database=name)
+        finally:
+            sql(f"DROP DATABASE {name}")
 
 
-def _on_server(url: URL, statement: str) -> None:
-    """Run CREATE or DROP DATABASE from the server's maintenance database (the user's own may
-    not exist yet), or from the user's database when the maintenance one is closed to them."""
+@contextmanager
+def _on_server(url: URL):
+    """One AUTOCOMMIT connection for CREATE and DROP DATABASE and the scratch databases' locks,
+    open for a scratch database's whole life since its lock lives as long as this connection:
+    to the server's maintenance database (the user's own may not exist yet), or to the user's
+    database when the maintenance one is closed to them. Yields ``sql(statement)``, which
+    returns the result. An async driver's connection gets an event loop of its own, idle
+    between statements, so that it outlives the ``asyncio.run`` of the work done meanwhile."""
+    loop = asyncio.new_event_loop() if is_async(url) else None
+    wait = loop.run_until_complete if loop else lambda result: result
     maintenance = url.set(database="postgres" if url.get_backend_name() == "postgresql" else None)
     try:
-        run(maintenance, lambda connection: connection.exec_driver_sql(statement), isolation_level="AUTOCOMMIT")
-    except CommandError:  # cannot connect there
-        run(url, lambda connection: connection.exec_driver_sql(statement), isolation_level="AUTOCOMMIT")
+        for target in (maintenance, url):
+            engine = create_engine(target, isolation_level="AUTOCOMMIT")
+            try:
+                connection = wait(engine.connect().start()) if loop else engine.connect()
+                break
+            except (sa.exc.DBAPIError, OSError) as exc:
+                wait(engine.dispose())
+                if target is url:
+                    raise cannot_connect(url, exc) from exc
+        try:
+            yield lambda statement: wait(connection.execute(sa.text(statement)))
+        finally:
+            wait(connection.close())
+            wait(engine.dispose())
+    finally:
+        if loop:
+            loop.close()
+
+
+def _scratch_lock(backend: str, name: str) -> tuple[str, str]:
+    """The statements that take (without waiting) and release the lock that says a scratch
+    database's run is alive: a MariaDB ``GET_LOCK`` of its name (server-wide), or a PostgreSQL
+    session advisory lock keyed by its 16 hex digits as a bigint (per database: owner and
+    cleaner both take it on the connection of ``_on_server``, so in the same database)."""
+    if backend == "postgresql":
+        key = int.from_bytes(bytes.fromhex(name[-16:]), "big", signed=True)
+        return f"SELECT pg_try_advisory_lock({key})", f"SELECT pg_advisory_unlock({key})"
+    return f"SELECT GET_LOCK('{name}', 0)", f"SELECT RELEASE_LOCK('{name}')"
+
+
+def _drop_leftovers(sql, backend: str, console: Console) -> None:
+    """Drop the scratch databases that killed runs left behind: those no session is connected
+    to whose lock can be taken, since a live run holds its own and the server frees a dead
+    run's with its connection. The sessions are checked first because PostgreSQL's DROP would
+    wait 5 s before refusing (it is still refused, without FORCE, when one connects meanwhile)
+    and MariaDB's would not refuse at all. Names are checked against the pattern before they go
+    into a statement. Cleaning up is a favour: a failure costs a line at verbosity 2, no more."""
+    if backend == "postgresql":
+        listed = (r"SELECT datname FROM pg_database WHERE datname LIKE 'manage\_scratch\_%' AND datname NOT IN "
+                  "(SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)")
+    else:
+        listed = (r"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'manage\_scratch\_%' "
+                  "AND schema_name NOT IN (SELECT db FROM information_schema.processlist WHERE db IS NOT NULL)")
+    try:
+        names = [name for name in sql(listed).scalars() if re.fullmatch("manage_scratch_[0-9a-f]{16}", name)]
+    except sa.exc.DBAPIError as exc:
+        console.line(f"Cannot list leftover scratch databases: {one_line(exc)}", level=2)
+        return
+    for name in names:
+        take, release = _scratch_lock(backend, name)
+        try:
+            if sql(take).scalar():
+                try:
+                    sql(f"DROP DATABASE IF EXISTS {name}")
+                finally:
+                    sql(release)
+        except sa.exc.DBAPIError as exc:
+            console.line(f"Cannot drop the leftover scratch database {name}: {one_line(exc)}", level=2)
 
 
 def _keep(scratch: Path, cache: Path) -> None:

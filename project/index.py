@@ -63,7 +63,7 @@ def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[M
     for path in migration_files(versions_dir):
         name, stamp = os.path.basename(path), cache.stamp(path)
         entry = cached.get(name)
-        if entry and entry["stamp"] == stamp:
+        if is_entry(entry) and entry["stamp"] == stamp:
             migration = Migration(entry["revision"], tuple(entry["parents"]), path)
         else:
             migration = read_migration(Path(path))
@@ -83,9 +83,16 @@ def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[M
     return migrations
 
 
-def fingerprint(migrations_dir: Path) -> str:
-    """A digest of everything that decides the schema at head: env.py and every migration file."""
-    digest = hashlib.sha256()
+def is_entry(entry) -> bool:
+    """Whether a cached entry has the shape ``read_migrations`` writes (a cache file may hold anything)."""
+    return (isinstance(entry, dict) and isinstance(entry.get("revision"), str) and isinstance(entry.get("stamp"), list)
+            and isinstance(entry.get("parents"), list) and all(isinstance(p, str) for p in entry["parents"]))
+
+
+def fingerprint(migrations_dir: Path, salt: str = "") -> str:
+    """A digest of everything that decides the schema at head: env.py and every migration file,
+    and ``salt`` (say, the versions of the libraries that run them)."""
+    digest = hashlib.sha256(salt.encode())
     for path in [migrations_dir / "env.py", *map(Path, migration_files(migrations_dir / "versions"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
@@ -156,3 +163,33 @@ def _words(call: ast.Call) -> list[str]:
     words += [kw.value.value for kw in call.keywords
               if kw.arg == "table_name" and isinstance(kw.value, ast.Constant)]
     return words
+
+
+def enum_values(paths: list[str]) -> dict[str, list[str]]:
+    """The values each named enum type has once these migration files (oldest first) have run,
+    read from their ``upgrade()``: ``sa.Enum('a', 'b', name='kind')`` (or ``postgresql.ENUM``)
+    defines a type, alembic-postgresql-enum's ``add_enum_value`` and ``sync_enum_values`` change
+    it. SQLite keeps an enum as VARCHAR, so this is where makemigrations learns its values."""
+    values: dict[str, list[str]] = {}
+    for path in paths:
+        tree = ast.parse(Path(path).read_bytes())
+        upgrade = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"), None)
+        calls = sorted((node for node in ast.walk(upgrade) if isinstance(node, ast.Call)) if upgrade else [],
+                       key=lambda call: (call.lineno, call.col_offset))
+        for call in calls:
+            function = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
+            name = _constant(keywords.get("name") if function in ("Enum", "ENUM") else keywords.get("enum_name"))
+            if not isinstance(name, str):
+                continue
+            if function in ("Enum", "ENUM"):
+                values[name] = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+            elif function == "add_enum_value" and isinstance(_constant(keywords.get("new_value")), str):
+                values.setdefault(name, []).append(keywords["new_value"].value)
+            elif function == "sync_enum_values" and isinstance(keywords.get("new_values"), ast.List):
+                values[name] = [_constant(item) for item in keywords["new_values"].elts]
+    return values
+
+
+def _constant(node):
+    return node.value if isinstance(node, ast.Constant) else None

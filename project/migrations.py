@@ -11,15 +11,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
+from alembic.autogenerate import render
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from alembic.autogenerate import produce_migrations
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError as AlembicCommandError
-from alembic.util import load_python_file
+from alembic.script.revision import tuple_rev_as_scalar
+from alembic.util import format_as_comma, load_python_file
+from mako.template import Template
 
 from project import database
 from project.database import HISTORY
@@ -56,6 +58,15 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
     return scripts
 
 
+class StepFailed(CommandError):
+    """A migration that failed while running; ``reason`` is the error in one line."""
+
+    def __init__(self, revision: str, reason: str, sql: bool = False):
+        self.revision, self.reason = revision, reason
+        what = f"Cannot write the SQL of {revision}" if sql else f"Migration {revision} failed"
+        super().__init__(f"{what}: {reason}")
+
+
 def run_steps(settings, connection, steps, console: Console, fake=False, sql=False) -> None:
     """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
     with ``sql``, print their SQL instead (Alembic's offline mode).
@@ -65,6 +76,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     """
     scripts = load_scripts(settings)
     if not sql:
+        database.ensure_version_table(connection)
         HISTORY.create(connection, checkfirst=True)
         # Rows the plain alembic command left behind for what it unapplied: gone before we start.
         connection.execute(HISTORY.delete().where(HISTORY.c.revision.in_([r for r, forward in steps if forward])))
@@ -106,8 +118,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         if running is None:
             raise
         console.line()
-        failed = f"Cannot write the SQL of {running}" if sql else f"Migration {running} failed"
-        raise CommandError(f"{failed}: {explain(exc)}") from exc
+        raise StepFailed(running, explain(exc), sql) from exc
 
 
 # Built once: SQLAlchemy then compiles each once per run, not once per migration.
@@ -129,65 +140,54 @@ def recorded(migration_fn, connection, revision: str, forward: bool):
     return run
 
 
-# Django-style phrases for what autogenerate finds; the verb decides the +/-/~ of the summary.
-PHRASES = {
-    ops.CreateTableOp: "Create table {op.table_name}",
-    ops.DropTableOp: "Drop table {op.table_name}",
-    ops.AddColumnOp: "Add column {op.column.name} to {op.table_name}",
-    ops.DropColumnOp: "Remove column {op.column_name} from {op.table_name}",
-    ops.AlterColumnOp: "Alter column {op.column_name} on {op.table_name}",
-    ops.CreateIndexOp: "Create index {op.index_name} on {op.table_name}",
-    ops.DropIndexOp: "Drop index {op.index_name} from {op.table_name}",
-    ops.CreateUniqueConstraintOp: "Create unique constraint {op.constraint_name} on {op.table_name}",
-    ops.CreateForeignKeyOp: "Create foreign key {op.constraint_name} on {op.source_table}",
-    ops.DropConstraintOp: "Drop constraint {op.constraint_name} from {op.table_name}",
-}
+def autogenerate(settings: Settings, connection, questioner, enums: dict[str, list[str]]) -> tuple:
+    """Compare the models with the database on ``connection`` (which is at head): the
+    ``autodetector.Changes`` a new migration would make (None for none), and its upgrade,
+    downgrade and imports rendered as Python for ``script.py.mako``.
 
+    The comparison runs through env.py without loading the migration files, which Alembic's
+    own ``revision --autogenerate`` would import all of."""
+    from project.autodetector import detect
 
-def describe(operations) -> list[str]:
-    """What autogenerate found, such as ``Create table hotels``, one phrase per operation."""
-    phrases = []
-    for op in operations:
-        if isinstance(op, ops.ModifyTableOps):
-            phrases.extend(describe(op.ops))
-        else:
-            phrase = PHRASES.get(type(op))
-            phrases.append(phrase.format(op=op) if phrase else type(op).__name__.removesuffix("Op"))
-    return phrases
-
-
-def autogenerate(settings: Settings, connection, name_revision, message: str | None,
-                 write: bool) -> tuple[str | None, list[str]]:
-    """Compare the models with the database on ``connection`` (which is at head) and, if
-    ``write``, write the migration. ``name_revision(changes)`` names it. Returns its revision
-    id and the changes found.
-
-    The comparison runs through env.py without loading the migration files (Alembic's own
-    ``revision --autogenerate`` would import them all); only writing a file goes through it."""
     config = alembic_config(settings, connection)
     scripts = ScriptDirectory.from_config(config)
-    changes: list[str] = []
+    found = []
 
     def compare(heads, context):
-        changes.extend(describe(produce_migrations(context, context.opts["target_metadata"]).upgrade_ops.ops))
+        changes = detect(context, context.opts["target_metadata"], questioner, enums)
+        rendered = {}
+        if changes is not None:
+            script = ops.MigrationScript(None, changes.upgrade, changes.downgrade)
+            render._render_python_into_templatevars(AutogenContext(context), script, rendered)
+        found.append((changes, rendered))
         return []
 
     with EnvironmentContext(config, scripts, fn=compare, dont_mutate=True):
         scripts.run_env()
-    if not changes:
-        return None, []
-    revision = name_revision(changes)
-    if write:
-        command.revision(config, message=message or "; ".join(changes), autogenerate=True, rev_id=revision)
-    return revision, changes
+    return found[0]
 
 
-def write_empty(settings: Settings, revision: str, message: str) -> None:
-    command.revision(alembic_config(settings), message=message, rev_id=revision)
+def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], message: str,
+                   rendered: dict | None = None) -> str:
+    """A migration file from the project's ``script.py.mako``, as Alembic renders it. The
+    parents are known from the index, so no migration file is imported to find the head."""
+    template = Template(filename=str(settings.migrations_dir / "script.py.mako"))
+    return template.render_unicode(
+        up_revision=revision, down_revision=tuple_rev_as_scalar(parents) if parents else None,
+        branch_labels=None, depends_on=None, create_date=datetime.now(), comma=format_as_comma,
+        message=message, config=alembic_config(settings), **{"upgrades": "", "downgrades": "", "imports": "",
+                                                              **(rendered or {})})
 
 
-def write_merge(settings: Settings, heads: tuple[str, ...], revision: str, message: str) -> None:
-    command.merge(alembic_config(settings), revisions=list(heads), message=message, rev_id=revision)
+def try_migration(settings: Settings, connection, revision: str) -> None:
+    """Run a new migration on the scratch database before anyone else does: up, down and up
+    again, so that a migration that cannot run, or cannot be undone, is found now."""
+    for forward, step in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
+        try:
+            run_steps(settings, connection, [(revision, forward)], Console(0))
+        except StepFailed as failed:
+            raise CommandError(f"Tried {revision} on the scratch database: its {step} failed: {failed.reason}. "
+                               "The file is kept for you to fix.") from failed
 
 
 def import_errors(paths: list[str]) -> list[str]:

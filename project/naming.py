@@ -1,12 +1,18 @@
-"""Names of new migrations, chosen as Django chooses them: ``0005_add_column_phone_to_users``.
+"""Names of new migrations, built as Django builds them: ``0006_users_nickname_users_phone``.
 
-The name is also the Alembic revision id, so it must fit ``alembic_version.version_num``
-(32 characters) and stays unique when two branches each add their fifth migration.
+Each operation gives a fragment (Django's ``migration_name_fragment``): ``users_phone`` for a
+column added, ``alter_rooms_number``, ``delete_bookings``, the table's name for a table
+created. ``suggest_name`` joins them as Django's ``Migration.suggest_name`` does.
+
+The name is also the Alembic revision id. Django's names can be longer than the 32 characters
+Alembic gives ``alembic_version.version_num``, so the version table is made (or widened) to
+hold 255: see ``database.ensure_version_table``.
 """
 import re
 from datetime import datetime
 
-MAX_LENGTH = 32
+MAX_NAME = 52  # Django: past this, the rest of the fragments become "_and_more"
+MAX_MERGE_NAMES = 47  # Django: past this, a merge is named by its timestamp
 
 
 def slugify(text: str) -> str:
@@ -24,26 +30,34 @@ def next_number(heads: tuple[str, ...]) -> int:
     return max((number_of(head) for head in heads), default=0) + 1
 
 
-def auto_slug(changes: list[str], now: datetime | None = None) -> str:
-    """A slug from the detected changes (``Create table hotels`` → ``create_table_hotels``), or
-    Django's ``auto_<timestamp>`` when there are none or they do not fit. As Django names a
-    migration after the models it creates, the indexes of a new table do not count."""
-    created = [change.split()[-1] for change in changes if change.startswith("Create table ")]
-    rest = [c for c in changes if not c.startswith(("Create table ", "Create index ")) or
-            c.startswith("Create index ") and c.split()[-1] not in created]
-    parts = ([f"create_table_{'_'.join(created)}"] if created else []) + [slugify(c) for c in rest]
-    slug = slugify("_".join(parts))
-    if not slug or len(slug) > MAX_LENGTH - 5:
-        slug = f"auto_{(now or datetime.now()).strftime('%Y%m%d_%H%M')}"
-    return slug
+def timestamp(now: datetime | None = None) -> str:
+    """Django's ``get_migration_name_timestamp``."""
+    return (now or datetime.now()).strftime("%Y%m%d_%H%M")
+
+
+def suggest_name(fragments: list[str | None], initial: bool = False, now: datetime | None = None) -> str:
+    """Django's ``Migration.suggest_name``: ``initial`` for an app's first migration, the
+    operations' fragments joined while they fit, ``auto_<timestamp>`` when any operation has
+    none (such as a data step) or there are no operations."""
+    if initial:
+        return "initial"
+    slugs = [slugify(fragment) for fragment in fragments if fragment]
+    if not slugs or len(slugs) != len(fragments):
+        return f"auto_{timestamp(now)}"
+    name = slugs[0]
+    for slug in slugs[1:]:
+        if len(f"{name}_{slug}") > MAX_NAME:
+            return f"{name}_and_more"
+        name = f"{name}_{slug}"
+    return name
+
+
+def merge_name(heads: tuple[str, ...], now: datetime | None = None) -> str:
+    """Django's merge name: ``merge_`` and the heads' full names, sorted, while they fit."""
+    names = "_".join(sorted(heads))
+    return f"merge_{timestamp(now) if len(names) > MAX_MERGE_NAMES else names}"
 
 
 def revision_id(number: int, slug: str) -> str:
-    """``0005_slug``, cut to fit the version table."""
-    return f"{number:04d}_{slug}"[:MAX_LENGTH].rstrip("_")
-
-
-def merge_slug(heads: tuple[str, ...], now: datetime | None = None) -> str:
-    """Django's merge name: ``merge_`` and the heads' names without their numbers, when it fits."""
-    slug = "_".join(["merge", *(re.sub(r"^\d+_", "", head) for head in heads)])
-    return slug if len(slug) <= MAX_LENGTH - 5 else f"merge_{(now or datetime.now()).strftime('%Y%m%d_%H%M')}"
+    """``0005_slug``: the file's name, and its Alembic revision id."""
+    return f"{number:04d}_{slug}"

@@ -8,7 +8,7 @@ import os
 import click
 
 APP_LABEL = "migrations"
-SYMBOLS = {"Create": "+", "Add": "+", "Drop": "-", "Remove": "-", "Alter": "~"}
+SYMBOLS = {"Create": "+", "Add": "+", "Drop": "-", "Remove": "-", "Alter": "~", "Rename": "~"}
 
 
 class CommandError(click.ClickException):
@@ -90,6 +90,11 @@ class Console:
 
     def no_changes(self) -> None:
         self.line("No changes detected")
+
+    def full_file(self, name: str, text: str) -> None:
+        """Django's ``makemigrations --dry-run -v 3``: the file that would be written."""
+        self.line(click.style(f"Full migrations file '{name}':", bold=True), level=3)
+        self.line(text, level=3)
 
     def new_migration(self, path: str, changes: list[str]) -> None:
         self.line(click.style(f"Migrations for '{APP_LABEL}':", bold=True))

@@ -107,14 +107,15 @@ def run_manage(tmp_path):
 
 
 def run_manage_py(folder: Path, *args: str, database_url: str | None = None, cwd: Path | None = None,
-                  env: dict | None = None) -> subprocess.CompletedProcess:
+                  env: dict | None = None, input: str = "") -> subprocess.CompletedProcess:
     """``python manage.py ARGS`` in a subprocess, as a user types it. The child gets a copy of
-    this process's environment with DATABASE_URL set (or removed) and ``env`` added."""
+    this process's environment with DATABASE_URL set (or removed) and ``env`` added, and
+    ``input`` as its standard input (by default none: input that has ended, as in CI)."""
     child_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url is not None:
         child_env["DATABASE_URL"] = database_url
     child_env.update(env or {})
     return subprocess.run(
         [sys.executable, str(folder / "manage.py"), *args],
-        cwd=cwd or folder, env=child_env, capture_output=True, text=True, timeout=300,
+        cwd=cwd or folder, env=child_env, capture_output=True, text=True, timeout=300, input=input,
     )

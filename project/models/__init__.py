@@ -1,6 +1,6 @@
 """The sample app's models: a small hotel booking service.
 
-Every module in this package is imported by ``load_models``, so a new file here (say
+Every module in this package and its sub-packages is imported by ``load_models``, so a new file here (say
 ``bookings.py``) is seen by ``makemigrations`` with no other edit.
 """
 import importlib
@@ -12,10 +12,17 @@ from project.models.base import Base
 
 
 def load_models():
-    """Import every module of this package and return the metadata they filled."""
-    for module in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+    """Import every module of this package, sub-packages included, and return the metadata
+    they filled."""
+    import_all(__path__, __name__)
+    return Base.metadata
+
+
+def import_all(path, package: str) -> None:
+    for module in pkgutil.iter_modules(path, prefix=f"{package}."):
         try:
-            importlib.import_module(module.name)
+            imported = importlib.import_module(module.name)
         except Exception as exc:
             raise CommandError(f"Cannot import {module.name}: {type(exc).__name__}: {exc}") from exc
-    return Base.metadata
+        if module.ispkg:
+            import_all(imported.__path__, module.name)

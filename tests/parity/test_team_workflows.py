@@ -55,9 +55,9 @@ def test_conflict_then_merge_then_migrate(project_copy, run_manage, database_url
         "  Branch 0005_add_rating",
         "    - Add column rating on hotels",
         "",
-        "Created new merge migration migrations/versions/0006_merge_add_phone_add_rating.py",
+        "Created new merge migration migrations/versions/0006_merge_0005_add_phone_0005_add_rating.py",
     ]
-    merge_file = (project_copy / "migrations" / "versions" / "0006_merge_add_phone_add_rating.py").read_text()
+    merge_file = (project_copy / "migrations" / "versions" / "0006_merge_0005_add_phone_0005_add_rating.py").read_text()
     assert "down_revision = ('0005_add_phone', '0005_add_rating')" in merge_file
 
     migrated = run_manage(project_copy, "migrate", database_url=database_url)
@@ -66,14 +66,14 @@ def test_conflict_then_merge_then_migrate(project_copy, run_manage, database_url
     assert migrated.stdout.splitlines()[-3:] == [
         "  Applying 0005_add_phone... OK",
         "  Applying 0005_add_rating... OK",
-        "  Applying 0006_merge_add_phone_add_rating... OK",
+        "  Applying 0006_merge_0005_add_phone_0005_add_rating... OK",
     ]
     assert "phone" in columns(database_url, "users") and "rating" in columns(database_url, "hotels")
-    assert version(database_url) == ["0006_merge_add_phone_add_rating"]
+    assert version(database_url) == ["0006_merge_0005_add_phone_0005_add_rating"]
 
     # As in Django, a target on one branch unapplies only what depends on it.
     back = run_manage(project_copy, "migrate", "0005_add_phone", database_url=database_url)
-    assert back.stdout.splitlines()[-1] == "  Unapplying 0006_merge_add_phone_add_rating... OK"
+    assert back.stdout.splitlines()[-1] == "  Unapplying 0006_merge_0005_add_phone_0005_add_rating... OK"
     assert version(database_url) == ["0005_add_phone", "0005_add_rating"]
     assert run_manage(project_copy, "migrate", "0004", database_url=database_url).returncode == 0
     assert "phone" not in columns(database_url, "users") and "rating" not in columns(database_url, "hotels")
@@ -89,7 +89,7 @@ def test_merge_asks_first_and_a_no_writes_nothing(project_copy, run_manage, sqli
                               input="n\n", capture_output=True, text=True, env=env)
 
     assert "Should these migration branches be merged? [y/N]: " in answered.stdout
-    assert not (project_copy / "migrations" / "versions" / "0006_merge_add_phone_add_rating.py").exists()
+    assert not (project_copy / "migrations" / "versions" / "0006_merge_0005_add_phone_0005_add_rating.py").exists()
 
     named = run_manage(project_copy, "makemigrations", "--merge", "--noinput", "-n", "Join branches", database_url=sqlite_url)
     assert named.stdout.splitlines()[-1] == "Created new merge migration migrations/versions/0006_join_branches.py"

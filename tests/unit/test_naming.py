@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from project.naming import MAX_LENGTH, auto_slug, next_number, number_of, revision_id, slugify
+from project.naming import merge_name, next_number, number_of, revision_id, slugify, suggest_name
 
 NOW = datetime(2024, 3, 5, 7, 9, 41)
 
@@ -86,46 +86,52 @@ def test_next_number(heads, expected):
     assert next_number(heads) == expected
 
 
-# auto_slug
+# suggest_name: Django's Migration.suggest_name over the operations' fragments
 
 
-def test_auto_slug_one_change():
-    assert auto_slug(["Create table hotels"], now=NOW) == "create_table_hotels"
+def test_an_apps_first_migration_is_initial():
+    assert suggest_name(["hotels", "rooms"], initial=True, now=NOW) == "initial"
 
 
-def test_auto_slug_several_changes_are_joined():
-    assert auto_slug(["Drop table a", "Drop table b"], now=NOW) == "drop_table_a_drop_table_b"
+def test_one_operation_names_the_migration():
+    assert suggest_name(["users_phone"], now=NOW) == "users_phone"
+    assert suggest_name(["alter_rooms_number"], now=NOW) == "alter_rooms_number"
 
 
-def test_auto_slug_the_indexes_of_a_new_table_do_not_name_it():
-    changes = ["Create table bookings", "Create index ix_bookings_room_id on bookings",
-               "Create index ix_bookings_user_id on bookings"]
-    assert auto_slug(changes, now=NOW) == "create_table_bookings"
+def test_fragments_are_joined_in_order():
+    assert suggest_name(["users_nickname", "users_phone"], now=NOW) == "users_nickname_users_phone"
 
 
-def test_auto_slug_new_tables_are_named_together_and_other_indexes_count():
-    assert auto_slug(["Create table a", "Create table b"], now=NOW) == "create_table_a_b"
-    assert auto_slug(["Create table a", "Drop table b"], now=NOW) == "create_table_a_drop_table_b"
-    assert auto_slug(["Create table a", "Create index ix on b"], now=NOW) == "auto_20240305_0709"
+def test_past_52_characters_the_rest_is_and_more():
+    fragments = ["alter_hotels_name", "alter_hotels_city", "alter_rooms_number", "alter_rooms_beds"]
+    assert suggest_name(fragments, now=NOW) == "alter_hotels_name_alter_hotels_city_and_more"
+    joined = "alter_hotels_name_alter_hotels_city_alter_rooms_numb"  # exactly 52: it still fits
+    assert suggest_name(["alter_hotels_name", "alter_hotels_city", "alter_rooms_numb"], now=NOW) == joined
 
 
-def test_auto_slug_without_changes_is_a_timestamp():
-    assert auto_slug([], now=NOW) == "auto_20240305_0709"
+def test_an_operation_with_no_fragment_makes_it_auto():
+    assert suggest_name(["users_phone", None], now=NOW) == "auto_20240305_0709"
+    assert suggest_name([], now=NOW) == "auto_20240305_0709"
 
 
-def test_auto_slug_too_long_is_a_timestamp():
-    changes = ["Create table hotels", "Create table rooms", "Add column phone to users"]
-    assert auto_slug(changes, now=NOW) == "auto_20240305_0709"
+def test_fragments_are_slugified():
+    assert suggest_name(["Users_Phone-Number"], now=NOW) == "users_phone_number"
 
 
-def test_auto_slug_longest_that_fits_and_one_more():
-    longest = "a" * (MAX_LENGTH - len("0005_"))  # 27: "0005_" + slug is exactly 32
-    assert auto_slug([longest], now=NOW) == longest
-    assert auto_slug([longest + "b"], now=NOW) == "auto_20240305_0709"
+def test_auto_names_default_to_the_current_time():
+    assert re.fullmatch(r"auto_\d{8}_\d{4}", suggest_name([]))
 
 
-def test_auto_slug_defaults_to_the_current_time():
-    assert re.fullmatch(r"auto_\d{8}_\d{4}", auto_slug([]))
+# merge_name: Django's merge name, the heads' full names sorted
+
+
+def test_merge_name_joins_the_sorted_heads():
+    assert merge_name(("0015_add_rating", "0015_add_phone"), now=NOW) == "merge_0015_add_phone_0015_add_rating"
+
+
+def test_merge_name_past_47_characters_is_a_timestamp():
+    heads = ("0015_add_a_long_column_name", "0015_add_another_long_column")
+    assert merge_name(heads, now=NOW) == "merge_20240305_0709"
 
 
 # revision_id
@@ -145,21 +151,7 @@ def test_revision_id_is_zero_padded(number, slug, expected):
     assert revision_id(number, slug) == expected
 
 
-def test_revision_id_is_cut_to_the_version_table():
-    assert revision_id(5, "x" * 100) == "0005_" + "x" * 27
-    assert len(revision_id(5, "x" * 100)) == MAX_LENGTH == 32
-
-
-def test_revision_id_has_no_trailing_underscore_after_the_cut():
-    slug = "a" * 26 + "_bbbb"  # the cut at 32 falls just after this underscore
-    assert revision_id(5, slug) == "0005_" + "a" * 26
-
-
-@pytest.mark.parametrize("number", [1, 99, 9999, 123456])
-@pytest.mark.parametrize("length", range(0, 60, 3))
-def test_revision_id_always_fits_and_never_ends_in_underscore(number, length):
-    slug = "_".join(["ab"] * 30)[:length].strip("_")
-    rev = revision_id(number, slug)
-    assert len(rev) <= MAX_LENGTH
-    assert not rev.endswith("_")
-    assert rev.startswith(f"{number:04d}")
+def test_revision_id_keeps_djangos_long_names_whole():
+    """The version table is widened to hold them (database.ensure_version_table)."""
+    name = "alter_hotels_name_alter_hotels_city_and_more"
+    assert revision_id(16, name) == f"0016_{name}"

@@ -1,0 +1,363 @@
+"""What ``makemigrations`` writes: Alembic's comparison, made into what the user meant.
+
+Alembic's autogenerate compares the models with a database and lists operations; on its own it
+writes a rename as a drop and an add, a NOT NULL column with nothing for the existing rows,
+and SQL that one backend or another refuses. As Django's autodetector, this module asks the
+``Questioner`` what it cannot know (renames, one-off defaults) and writes operations that run
+on SQLite, PostgreSQL and MariaDB:
+
+- a column or table the user says was renamed becomes ``alter_column(new_column_name=...)``
+  or ``rename_table``, which keep the data;
+- a NOT NULL column added to a table with rows is added nullable, filled, then made NOT NULL;
+- a type change carries PostgreSQL's ``USING`` cast; a dropped table is dropped without first
+  dropping the indexes its foreign keys need (MariaDB refuses that).
+
+Enum types on PostgreSQL are alembic-postgresql-enum's, imported by ``migrations/env.py``.
+"""
+import datetime
+import decimal
+from dataclasses import dataclass, field
+
+from alembic.autogenerate import produce_migrations, render, renderers
+from alembic.operations import Operations, ops
+import sqlalchemy as sa
+from alembic_postgresql_enum import TableReference
+from alembic_postgresql_enum.add_postgres_using_to_text import PostgresUsingAlterColumnOp
+from alembic_postgresql_enum.operations.sync_enum_values import SyncEnumValuesOp
+from sqlalchemy.dialects import postgresql
+
+from project.output import CommandError
+from project.questioner import NOT_PROVIDED, Questioner
+
+
+@dataclass
+class Changes:
+    """A migration to write: its operations both ways, and what to call and say of it."""
+    upgrade: ops.UpgradeOps
+    downgrade: ops.DowngradeOps
+    phrases: list[str] = field(default_factory=list)
+    fragments: list[str | None] = field(default_factory=list)
+
+
+def detect(context, metadata, questioner: Questioner, enums: dict[str, list[str]]) -> Changes | None:
+    """Compare ``metadata`` with the database of ``context`` (a MigrationContext) and return
+    the migration that takes one to the other, or None when they agree. ``enums`` are the
+    values the migration files give each enum type (``index.enum_values``).
+
+    A rename the user confirms is applied to that database for a second comparison, which then
+    sees only what else changed (an index or constraint named after the old name), and is
+    undone afterwards: the database is left as it was found, on every backend."""
+    script = produce_migrations(context, metadata)
+    renames = ask_renames(script.upgrade_ops.ops, context.dialect, questioner)
+    if renames:
+        operations = Operations(context)
+        for rename in renames:
+            apply(operations, rename)
+        try:
+            script = produce_migrations(context, metadata)
+        finally:
+            for rename in reversed(renames):
+                apply(operations, reverse(rename))
+    upgrade = renames + script.upgrade_ops.ops
+    downgrade = script.downgrade_ops.ops + [reverse(rename) for rename in reversed(renames)]
+    if context.dialect.name != "postgresql":
+        upgrade, downgrade = sync_enums(upgrade, downgrade, metadata, enums)
+    if not upgrade:
+        return None
+    upgrade = portable(fill_not_null(upgrade, questioner))
+    described = describe(upgrade)
+    return Changes(ops.UpgradeOps(upgrade), ops.DowngradeOps(portable(downgrade)),
+                   [phrase for phrase, _ in described], [fragment for _, fragment in described])
+
+
+# Renames
+
+
+def ask_renames(operations: list, dialect, questioner: Questioner) -> list:
+    """Django's rule: a table (or column) that disappears while one of the same shape appears
+    may have been renamed; ask, and keep the answer as a rename operation."""
+    renames = []
+    created = [op for op in operations if isinstance(op, ops.CreateTableOp)]
+    for dropped in [op for op in operations if isinstance(op, ops.DropTableOp)]:
+        shape = table_shape(dropped.to_table().columns, dialect)
+        for new in created:
+            if table_shape(new.to_table().columns, dialect) == shape and \
+                    questioner.ask_rename_table(dropped.table_name, new.table_name):
+                renames.append(ops.RenameTableOp(dropped.table_name, new.table_name, schema=dropped.schema))
+                created.remove(new)
+                break
+    for modified in [op for op in operations if isinstance(op, ops.ModifyTableOps)]:
+        added = [op.column for op in modified.ops if isinstance(op, ops.AddColumnOp)]
+        for dropped in [op.to_column() for op in modified.ops if isinstance(op, ops.DropColumnOp)]:
+            for column in added:
+                if column_shape(column, dialect) == column_shape(dropped, dialect) and questioner.ask_rename(
+                        modified.table_name, dropped.name, column.name, column_shape(column, dialect)[0]):
+                    renames.append(ops.ModifyTableOps(modified.table_name, [ops.AlterColumnOp(
+                        modified.table_name, dropped.name, schema=modified.schema, modify_name=column.name,
+                        existing_type=column.type, existing_nullable=column.nullable,
+                        existing_server_default=column.server_default or False)], schema=modified.schema))
+                    added.remove(column)
+                    break
+    return renames
+
+
+@renderers.dispatch_for(ops.RenameTableOp)
+def render_rename_table(autogen_context, op: ops.RenameTableOp) -> str:
+    """Alembic has the operation but no renderer for it, as its autogenerate never makes one."""
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    return f"{render._alembic_autogenerate_prefix(autogen_context)}rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
+
+
+def column_shape(column, dialect) -> tuple:
+    return column.type.compile(dialect=dialect), column.nullable
+
+
+def table_shape(columns, dialect) -> set:
+    return {(column.name, *column_shape(column, dialect)) for column in columns}
+
+
+def reverse(rename):
+    """The rename back: a ``RenameTableOp``, or a ``ModifyTableOps`` of one column's rename."""
+    if isinstance(rename, ops.RenameTableOp):
+        return ops.RenameTableOp(rename.new_table_name, rename.table_name, schema=rename.schema)
+    step = rename.ops[0]
+    return ops.ModifyTableOps(rename.table_name, [ops.AlterColumnOp(
+        step.table_name, step.modify_name, schema=step.schema, modify_name=step.column_name,
+        existing_type=step.existing_type, existing_nullable=step.existing_nullable,
+        existing_server_default=step.existing_server_default)], schema=rename.schema)
+
+
+def apply(operations: Operations, rename) -> None:
+    """Carry out a rename on the database being compared (a column in batch mode, for SQLite)."""
+    if isinstance(rename, ops.RenameTableOp):
+        operations.invoke(rename)
+        return
+    step = rename.ops[0]
+    with operations.batch_alter_table(rename.table_name, schema=rename.schema) as batch:
+        batch.alter_column(step.column_name, new_column_name=step.modify_name, existing_type=step.existing_type,
+                           existing_nullable=step.existing_nullable,
+                           existing_server_default=step.existing_server_default)
+
+
+# Enum types off PostgreSQL
+
+
+def sync_enums(upgrade: list, downgrade: list, metadata, enums: dict[str, list[str]]) -> tuple[list, list]:
+    """Where alembic-postgresql-enum does not look (SQLite keeps an enum as VARCHAR, MariaDB
+    as a column's ENUM): an enum type whose values in the models differ from those the
+    migrations gave it. Written to run anywhere: the library's ``sync_enum_values`` for
+    PostgreSQL (which does nothing elsewhere), and each column's new type for the others."""
+    created = {op.table_name for op in upgrade if isinstance(op, ops.CreateTableOp)}
+    changed = [column for table in metadata.tables.values() if table.name not in created for column in table.columns
+               if isinstance(column.type, sa.Enum) and column.type.name in enums
+               and list(column.type.enums) != enums[column.type.name]]
+    if not changed:
+        return upgrade, downgrade
+    # MariaDB reflects the ENUM, so Alembic has seen these columns' new type already: once is enough.
+    seen = {(column.table.name, column.name) for column in changed}
+    upgrade = [without_steps(op, lambda step: isinstance(step, ops.AlterColumnOp)
+                             and (op.table_name, step.column_name) in seen) for op in upgrade]
+    downgrade = [without_steps(op, lambda step: isinstance(step, ops.AlterColumnOp)
+                               and (op.table_name, step.column_name) in seen) for op in downgrade]
+    forward, backward = [], []
+    for name in sorted({column.type.name for column in changed}):
+        columns = [column for column in changed if column.type.name == name]
+        old, new = enums[name], list(columns[0].type.enums)
+        references = [TableReference(table_schema="public", table_name=column.table.name, column_name=column.name,
+                                     existing_server_default=postgres_default(column)) for column in columns]
+        sync = SyncEnumValuesOp("public", name, old, new, references)
+        forward.append(sync)
+        backward.insert(0, sync.reverse())
+        for column in columns:
+            alter = dict(existing_nullable=column.nullable, existing_server_default=column.server_default or False)
+            forward.append(ops.ModifyTableOps(column.table.name, [ops.AlterColumnOp(
+                column.table.name, column.name, existing_type=sa.Enum(*old, name=name), modify_type=column.type, **alter)]))
+            forward[-1].ops[0].info["part_of"] = sync
+            backward.insert(0, ops.ModifyTableOps(column.table.name, [ops.AlterColumnOp(
+                column.table.name, column.name, existing_type=column.type, modify_type=sa.Enum(*old, name=name), **alter)]))
+    return [op for op in upgrade if op is not None] + forward, backward + [op for op in downgrade if op is not None]
+
+
+def without_steps(operation, unwanted):
+    """``operation`` less the steps of a ModifyTableOps that are ``unwanted``; None if none are left."""
+    if not isinstance(operation, ops.ModifyTableOps):
+        return operation
+    steps = [step for step in operation.ops if not unwanted(step)]
+    return ops.ModifyTableOps(operation.table_name, steps, schema=operation.schema) if steps else None
+
+
+def postgres_default(column) -> str | None:
+    """A column's server default as PostgreSQL reports it for an enum (``'single'::room_kind``),
+    which ``sync_enum_values`` drops and sets again around its change of type."""
+    default = column.server_default
+    if default is None:
+        return None
+    text = default.arg if isinstance(default.arg, str) else str(default.arg)
+    return f"{text if text.startswith(chr(39)) else repr(text)}::{column.type.name}"
+
+
+# NOT NULL columns and existing rows
+
+
+class FillOp(ops.MigrateOperation):
+    """Set ``column`` to ``value`` in every row where it is NULL: the one-off default Django
+    asks for, written as an UPDATE so that it runs on every backend."""
+
+    def __init__(self, table_name: str, column_name: str, value, schema: str | None = None):
+        self.table_name, self.column_name, self.value, self.schema = table_name, column_name, value, schema
+
+
+@renderers.dispatch_for(FillOp)
+def render_fill(autogen_context, op: FillOp) -> str:
+    sa_, op_ = render._sqlalchemy_autogenerate_prefix(autogen_context), render._alembic_autogenerate_prefix(autogen_context)
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    column = f"{sa_}column({op.column_name!r})"
+    return (f"{op_}execute({sa_}table({op.table_name!r}, {column}{schema}).update()"
+            f".where({column}.is_(None)).values({{{op.column_name!r}: {literal(op.value, autogen_context.imports)}}}))")
+
+
+def literal(value, imports: set) -> str:
+    """``value`` as Python source for the migration file, with the import it needs."""
+    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
+        imports.add("import datetime")
+    elif isinstance(value, decimal.Decimal):
+        imports.add("from decimal import Decimal")
+    elif not isinstance(value, (str, bytes, int, float, bool)):
+        raise CommandError(f"Cannot write the default {value!r} into a migration: "
+                           "give a string, number, boolean, Decimal or datetime value.")
+    return repr(value)
+
+
+def fill_not_null(operations: list, questioner: Questioner) -> list:
+    """A NOT NULL column added to an existing table, or a nullable one made NOT NULL, with no
+    server default: the existing rows need a value. The column's own scalar ``default=`` is
+    used where the model has one (as Django uses a field's default); otherwise the questioner
+    asks for a one-off value. Adding becomes: add as nullable, fill, make NOT NULL."""
+    result = []
+    for operation in operations:
+        if not isinstance(operation, ops.ModifyTableOps):
+            result.append(operation)
+            continue
+        group = []
+        for step in operation.ops:
+            value, added = None, None
+            if isinstance(step, ops.AddColumnOp) and needs_fill(step.column):
+                default = step.column.default
+                value = default.arg if default is not None and default.is_scalar else \
+                    questioner.ask_not_null_addition(step.column.name, operation.table_name)
+                if value is not None:
+                    added = step.column._copy()
+                    added.nullable = True
+                    group.append(ops.AddColumnOp(operation.table_name, added, schema=operation.schema))
+            elif isinstance(step, ops.AlterColumnOp) and step.modify_nullable is False and step.existing_nullable \
+                    and not step.existing_server_default and not step.modify_server_default:
+                value = questioner.ask_not_null_alteration(step.column_name, operation.table_name)
+                if value is NOT_PROVIDED:
+                    value = None
+            if value is None:
+                group.append(step)
+                continue
+            fill = FillOp(operation.table_name, added.name if added is not None else step.column_name, value,
+                          schema=operation.schema)
+            result += [ops.ModifyTableOps(operation.table_name, group, schema=operation.schema), fill]
+            fill.info["part_of"] = step
+            group = [step]
+            if added is not None:  # the add's own NOT NULL, after the fill
+                group[0] = ops.AlterColumnOp(operation.table_name, added.name, schema=operation.schema,
+                                             modify_nullable=False, existing_type=added.type, existing_nullable=True)
+                group[0].info["part_of"] = step
+        result.append(ops.ModifyTableOps(operation.table_name, group, schema=operation.schema))
+    return [op for op in result if not (isinstance(op, ops.ModifyTableOps) and not op.ops)]
+
+
+def needs_fill(column) -> bool:
+    return not column.nullable and column.server_default is None and not column.primary_key
+
+
+# Operations every backend runs
+
+
+def portable(operations: list) -> list:
+    """Drop a table without dropping first the indexes of that table (MariaDB will not drop
+    one a foreign key needs; dropping the table drops them all), and give every type change
+    the explicit ``USING`` cast PostgreSQL needs where no implicit one exists."""
+    dropped = {op.table_name for op in operations if isinstance(op, ops.DropTableOp)}
+    result = []
+    for operation in operations:
+        if isinstance(operation, ops.ModifyTableOps):
+            steps = [with_cast(step) for step in operation.ops
+                     if not (isinstance(step, ops.DropIndexOp) and operation.table_name in dropped)]
+            if not steps:
+                continue
+            operation = ops.ModifyTableOps(operation.table_name, steps, schema=operation.schema)
+        result.append(operation)
+    return result
+
+
+def with_cast(step):
+    if type(step) is not ops.AlterColumnOp or step.modify_type is None:
+        return step  # alembic-postgresql-enum already gave its own casts to enum types
+    dialect = postgresql.dialect()
+    cast = f"{dialect.identifier_preparer.quote_identifier(step.column_name)}::{step.modify_type.compile(dialect=dialect)}"
+    step.kw["postgresql_using"] = cast
+    step.__class__ = PostgresUsingAlterColumnOp  # renders postgresql_using, which Alembic's renderer leaves out
+    return step
+
+
+# What to call it and say of it, as Django does
+
+
+def describe(operations: list) -> list[tuple[str, str | None]]:
+    """Each operation as ``("Add column phone to users", "users_phone")``: the line
+    makemigrations prints and Django's name fragment. Steps that are part of another (the
+    fill and NOT NULL of an added column) are not listed; the indexes of a table created in
+    the same migration give no fragment, as Django's CreateModel covers them."""
+    created = {op.table_name for op in operations if isinstance(op, ops.CreateTableOp)}
+    described = []
+    for operation in operations:
+        if isinstance(operation, ops.ModifyTableOps):
+            described += [phrase_and_fragment(step, created) for step in operation.ops if "part_of" not in step.info]
+        elif "part_of" not in operation.info:
+            described.append(phrase_and_fragment(operation, created))
+    return described
+
+
+def phrase_and_fragment(op, created: set[str]) -> tuple[str, str | None]:
+    table = getattr(op, "table_name", None)
+    if isinstance(op, ops.CreateTableOp):
+        return f"Create table {table}", table
+    if isinstance(op, ops.DropTableOp):
+        return f"Drop table {table}", f"delete_{table}"
+    if isinstance(op, ops.RenameTableOp):
+        return f"Rename table {table} to {op.new_table_name}", f"rename_{table}_{op.new_table_name}"
+    if isinstance(op, ops.AddColumnOp):
+        return f"Add column {op.column.name} to {table}", f"{table}_{op.column.name}"
+    if isinstance(op, ops.DropColumnOp):
+        return f"Remove column {op.column_name} from {table}", f"remove_{table}_{op.column_name}"
+    if isinstance(op, ops.AlterColumnOp) and op.modify_name:
+        return (f"Rename column {op.column_name} on {table} to {op.modify_name}",
+                f"rename_{op.column_name}_{table}_{op.modify_name}")
+    if isinstance(op, ops.AlterColumnOp):
+        return f"Alter column {op.column_name} on {table}", f"alter_{table}_{op.column_name}"
+    if isinstance(op, ops.CreateIndexOp):
+        return f"Create index {op.index_name} on {table}", None if table in created else f"{table}_{op.index_name}"
+    if isinstance(op, ops.DropIndexOp):
+        return f"Drop index {op.index_name} from {table}", f"remove_{table}_{op.index_name}"
+    if isinstance(op, ops.CreateUniqueConstraintOp):
+        return f"Create unique constraint {op.constraint_name} on {table}", f"{table}_{op.constraint_name}"
+    if isinstance(op, ops.CreateForeignKeyOp):
+        return (f"Create foreign key {op.constraint_name} on {op.source_table}",
+                f"{op.source_table}_{op.constraint_name}")
+    if isinstance(op, ops.CreateCheckConstraintOp):
+        return f"Create check constraint {op.constraint_name} on {table}", f"{table}_{op.constraint_name}"
+    if isinstance(op, ops.DropConstraintOp):
+        return f"Drop constraint {op.constraint_name} from {table}", f"remove_{table}_{op.constraint_name}"
+    enum = getattr(op, "name", None)  # alembic-postgresql-enum's operations on a type
+    kind = type(op).__name__
+    if enum and kind.startswith("Create"):
+        return f"Create enum type {enum}", enum
+    if enum and kind.startswith("Drop"):
+        return f"Drop enum type {enum}", f"delete_{enum}"
+    if enum:
+        return f"Alter enum type {enum}", f"alter_{enum}"
+    return kind.removesuffix("Op"), None

@@ -1,0 +1,135 @@
+"""The questions ``makemigrations`` asks when the models alone cannot say what was meant, worded
+and answered as Django's ``InteractiveMigrationQuestioner`` and ``NonInteractiveMigrationQuestioner``.
+
+Answers are read from standard input line by line, so ``printf 'y\\n' | python manage.py
+makemigrations`` works. With ``--noinput``, or once the input has ended, each question gets
+the answer Django's non-interactive questioner gives: no rename, and no migration for a NOT
+NULL column that has no default (``Quit``, exit status 3).
+"""
+import datetime
+import decimal
+import sys
+
+import click
+
+NOT_PROVIDED = object()  # "Ignore for now": change the column to NOT NULL with no fill
+
+
+class Quit(click.exceptions.Exit):
+    """Django's ``sys.exit(3)``: makemigrations stops and writes nothing."""
+
+    def __init__(self):
+        super().__init__(3)
+
+
+class Questioner:
+    def __init__(self, interactive: bool = True, dry_run: bool = False, verbosity: int = 1):
+        self.interactive = interactive
+        self.dry_run = dry_run  # as in Django, --dry-run and --check ask no default values
+        self.verbosity = verbosity
+
+    # What to ask
+
+    def ask_rename(self, table: str, old: str, new: str, type_name: str) -> bool:
+        """Was this column renamed?"""
+        return self._boolean(f"Was {table}.{old} renamed to {table}.{new} (a {type_name})? [y/N]")
+
+    def ask_rename_table(self, old: str, new: str) -> bool:
+        """Was this table renamed?"""
+        return self._boolean(f"Was the table {old} renamed to {new}? [y/N]")
+
+    def ask_not_null_addition(self, column: str, table: str):
+        """A NOT NULL column added to a table that may have rows: the value for those rows."""
+        if self.interactive and not self.dry_run:
+            choice = self._choice(
+                f"It is impossible to add a non-nullable column '{column}' to {table} without "
+                "specifying a default. This is because the database needs something to populate "
+                "existing rows.\nPlease select a fix:",
+                ["Provide a one-off default now (will be set on all existing rows with a null value for this column)",
+                 "Quit and manually define a default value in the models."],
+            )
+            if choice == 2:
+                raise Quit()
+            if choice == 1:
+                return self._ask_default()
+        if self.interactive and self.dry_run:
+            return None
+        self._log(f"Column '{column}' on table '{table}' not migrated: it is impossible to add a "
+                  "non-nullable column without specifying a default.")
+        raise Quit()
+
+    def ask_not_null_alteration(self, column: str, table: str):
+        """A nullable column made NOT NULL: the value for rows that hold NULL, or NOT_PROVIDED."""
+        if self.interactive and not self.dry_run:
+            choice = self._choice(
+                f"It is impossible to change a nullable column '{column}' on {table} to non-nullable "
+                "without providing a default. This is because the database needs something to "
+                "populate existing rows.\nPlease select a fix:",
+                ["Provide a one-off default now (will be set on all existing rows with a null value for this column)",
+                 "Ignore for now. Existing rows that contain NULL values will have to be handled manually, "
+                 "for example with an op.execute() in this or an earlier migration.",
+                 "Quit and manually define a default value in the models."],
+            )
+            if choice == 3:
+                raise Quit()
+            if choice == 1:
+                return self._ask_default()
+            if choice == 2:
+                return NOT_PROVIDED
+        if self.interactive and self.dry_run:
+            return NOT_PROVIDED
+        self._log(f"Column '{column}' on table '{table}' given a default of NOT PROVIDED and must be corrected.")
+        return NOT_PROVIDED
+
+    # How to ask: Django's prompts over standard input, None once it has ended
+
+    def _input(self, prompt: str) -> str | None:
+        if not self.interactive:
+            return None
+        click.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            click.echo()
+            self.interactive = False  # input has ended: Django's non-interactive answers from now on
+            return None
+        return line.rstrip("\r\n")
+
+    def _boolean(self, question: str) -> bool:
+        answer = self._input(f"{question} ")
+        while answer is not None and answer and answer[0].lower() not in "yn":
+            answer = self._input("Please answer yes or no: ")
+        return bool(answer) and answer[0].lower() == "y"
+
+    def _choice(self, question: str, choices: list[str]) -> int | None:
+        click.echo(question)
+        for number, choice in enumerate(choices, 1):
+            click.echo(f" {number}) {choice}")
+        answer = self._input("Select an option: ")
+        while answer is not None:
+            if answer.strip().isdigit() and 0 < int(answer) <= len(choices):
+                return int(answer)
+            answer = self._input("Please select a valid option: ")
+        return None
+
+    def _ask_default(self):
+        click.echo("Please enter the default value as valid Python.")
+        click.echo("The datetime and decimal modules are available, so it is possible to provide "
+                   "e.g. datetime.date.today() as a value.")
+        click.echo("Type 'exit' to exit this prompt")
+        while True:
+            code = self._input(">>> ")
+            if code is None or code == "exit":
+                raise click.exceptions.Exit(1)
+            if not code:
+                click.echo("Please enter some code, or 'exit' (without quotes) to exit.")
+                continue
+            try:
+                value = eval(code, {}, {"datetime": datetime, "decimal": decimal, "Decimal": decimal.Decimal})
+            except Exception as exc:
+                click.echo(f"{type(exc).__name__}: {exc}")
+                continue
+            return value() if callable(value) else value
+
+    def _log(self, text: str) -> None:
+        if self.verbosity > 0:
+            click.echo(text)
