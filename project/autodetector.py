@@ -22,8 +22,9 @@ from alembic.autogenerate import produce_migrations, render, renderers
 from alembic.operations import Operations, ops
 import sqlalchemy as sa
 from alembic_postgresql_enum import TableReference
+from alembic_postgresql_enum.add_create_type_false import add_create_type_false
 from alembic_postgresql_enum.add_postgres_using_to_text import PostgresUsingAlterColumnOp
-from alembic_postgresql_enum.operations.sync_enum_values import SyncEnumValuesOp
+from alembic_postgresql_enum.operations import CreateEnumOp, DropEnumOp, SyncEnumValuesOp
 from sqlalchemy.dialects import postgresql
 
 from project.output import CommandError
@@ -39,10 +40,10 @@ class Changes:
     fragments: list[str | None] = field(default_factory=list)
 
 
-def detect(context, metadata, questioner: Questioner, enums: dict[str, list[str]]) -> Changes | None:
+def detect(context, metadata, questioner: Questioner, enums) -> Changes | None:
     """Compare ``metadata`` with the database of ``context`` (a MigrationContext) and return
-    the migration that takes one to the other, or None when they agree. ``enums`` are the
-    values the migration files give each enum type (``index.enum_values``).
+    the migration that takes one to the other, or None when they agree. ``enums()`` reads the
+    values the migration files give each enum type (``index.enum_values``), when there are any.
 
     A rename the user confirms is applied to that database for a second comparison, which then
     sees only what else changed (an index or constraint named after the old name), and is
@@ -142,40 +143,47 @@ def apply(operations: Operations, rename) -> None:
 # Enum types off PostgreSQL
 
 
-def sync_enums(upgrade: list, downgrade: list, metadata, enums: dict[str, list[str]]) -> tuple[list, list]:
-    """Where alembic-postgresql-enum does not look (SQLite keeps an enum as VARCHAR, MariaDB
-    as a column's ENUM): an enum type whose values in the models differ from those the
-    migrations gave it. Written to run anywhere: the library's ``sync_enum_values`` for
-    PostgreSQL (which does nothing elsewhere), and each column's new type for the others."""
+def sync_enums(upgrade: list, downgrade: list, metadata, read_enums) -> tuple[list, list]:
+    """Off PostgreSQL, where alembic-postgresql-enum does not look, do what it does on
+    PostgreSQL, from the types the migration files made (SQLite and MariaDB keep none): create a
+    new type before a column uses it, drop one no column uses any more, change the values of one
+    whose values differ. The operations run anywhere: the library's do nothing off PostgreSQL,
+    and a changed column's new type is written for SQLite and MariaDB too."""
+    defined = read_enums()
+    columns = [column for table in metadata.tables.values() for column in table.columns
+               if isinstance(column.type, sa.Enum) and column.type.name and column.type.native_enum]
+    declared = {column.type.name: list(column.type.enums) for column in columns}
     created = {op.table_name for op in upgrade if isinstance(op, ops.CreateTableOp)}
-    changed = [column for table in metadata.tables.values() if table.name not in created for column in table.columns
-               if isinstance(column.type, sa.Enum) and column.type.name in enums
-               and list(column.type.enums) != enums[column.type.name]]
-    if not changed:
-        return upgrade, downgrade
-    # MariaDB reflects the ENUM, so Alembic has seen these columns' new type already: once is enough.
+    changed = [column for column in columns if column.table.name not in created
+               and column.type.name in defined and declared[column.type.name] != defined[column.type.name]]
+    forward = [CreateEnumOp(name=name, schema="public", enum_values=tuple(values))
+               for name, values in declared.items() if name not in defined]
+    later = [DropEnumOp(name=name, schema="public", enum_values=tuple(values))
+             for name, values in defined.items() if name not in declared]
+    # MariaDB reflects the ENUM, so Alembic has seen the changed columns' new type already: once is enough.
     seen = {(column.table.name, column.name) for column in changed}
     upgrade = [without_steps(op, lambda step: isinstance(step, ops.AlterColumnOp)
                              and (op.table_name, step.column_name) in seen) for op in upgrade]
     downgrade = [without_steps(op, lambda step: isinstance(step, ops.AlterColumnOp)
                                and (op.table_name, step.column_name) in seen) for op in downgrade]
-    forward, backward = [], []
     for name in sorted({column.type.name for column in changed}):
         columns = [column for column in changed if column.type.name == name]
-        old, new = enums[name], list(columns[0].type.enums)
+        old = defined[name]
         references = [TableReference(table_schema="public", table_name=column.table.name, column_name=column.name,
                                      existing_server_default=postgres_default(column)) for column in columns]
-        sync = SyncEnumValuesOp("public", name, old, new, references)
-        forward.append(sync)
-        backward.insert(0, sync.reverse())
+        sync = SyncEnumValuesOp("public", name, old, declared[name], references)
+        later.append(sync)
         for column in columns:
             alter = dict(existing_nullable=column.nullable, existing_server_default=column.server_default or False)
-            forward.append(ops.ModifyTableOps(column.table.name, [ops.AlterColumnOp(
+            later.append(ops.ModifyTableOps(column.table.name, [ops.AlterColumnOp(
                 column.table.name, column.name, existing_type=sa.Enum(*old, name=name), modify_type=column.type, **alter)]))
-            forward[-1].ops[0].info["part_of"] = sync
-            backward.insert(0, ops.ModifyTableOps(column.table.name, [ops.AlterColumnOp(
-                column.table.name, column.name, existing_type=column.type, modify_type=sa.Enum(*old, name=name), **alter)]))
-    return [op for op in upgrade if op is not None] + forward, backward + [op for op in downgrade if op is not None]
+            later[-1].ops[0].info["part_of"] = sync
+    upgrade = forward + [op for op in upgrade if op is not None] + later
+    downgrade = [op.reverse() for op in reversed(later)] + [op for op in downgrade if op is not None] + \
+        [op.reverse() for op in reversed(forward)]
+    for operations in (upgrade, downgrade):  # as the library does: the type is created on its own
+        add_create_type_false(ops.UpgradeOps(operations))
+    return upgrade, downgrade
 
 
 def without_steps(operation, unwanted):
@@ -311,7 +319,8 @@ def describe(operations: list) -> list[tuple[str, str | None]]:
     """Each operation as ``("Add column phone to users", "users_phone")``: the line
     makemigrations prints and Django's name fragment. Steps that are part of another (the
     fill and NOT NULL of an added column) are not listed; the indexes of a table created in
-    the same migration give no fragment, as Django's CreateModel covers them."""
+    the same migration give an empty fragment, as Django's CreateModel covers them (None would
+    mean an operation with no name, which makes the migration ``auto_<timestamp>``)."""
     created = {op.table_name for op in operations if isinstance(op, ops.CreateTableOp)}
     described = []
     for operation in operations:
@@ -340,7 +349,7 @@ def phrase_and_fragment(op, created: set[str]) -> tuple[str, str | None]:
     if isinstance(op, ops.AlterColumnOp):
         return f"Alter column {op.column_name} on {table}", f"alter_{table}_{op.column_name}"
     if isinstance(op, ops.CreateIndexOp):
-        return f"Create index {op.index_name} on {table}", None if table in created else f"{table}_{op.index_name}"
+        return f"Create index {op.index_name} on {table}", "" if table in created else f"{table}_{op.index_name}"
     if isinstance(op, ops.DropIndexOp):
         return f"Drop index {op.index_name} from {table}", f"remove_{table}_{op.index_name}"
     if isinstance(op, ops.CreateUniqueConstraintOp):

@@ -152,6 +152,10 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
     from project import migrations as alembic
 
     def compare(connection):
+        if scratch_url is not None and connection.dialect.name == "sqlite":
+            # A scratch file need not survive a crash: no disk flush at each migration's commit. On
+            # the DBAPI connection, since SQLite refuses it inside the transaction SQLAlchemy begins.
+            connection.connection.dbapi_connection.cursor().execute("PRAGMA synchronous = OFF")
         steps = graph.plan(migrations, database.current_state(connection), heads)
         try:
             if steps:  # a kept scratch database is at head already: no migration file is loaded
@@ -161,7 +165,7 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
                                f"failed: {failed.reason}. The scratch database starts empty: a data migration "
                                "must not assume rows.") from failed
         return alembic.autogenerate(settings, connection, questioner,
-                                    index.enum_values([m.path for m in graph.in_order(migrations)]))
+                                    lambda: index.enum_values([m.path for m in graph.in_order(migrations)]))
 
     url = database.database_url(settings)
     kept = kept_scratch(settings, url, heads)

@@ -168,17 +168,26 @@ def _words(call: ast.Call) -> list[str]:
 def enum_values(paths: list[str]) -> dict[str, list[str]]:
     """The values each named enum type has once these migration files (oldest first) have run,
     read from their ``upgrade()``: ``sa.Enum('a', 'b', name='kind')`` (or ``postgresql.ENUM``)
-    defines a type, alembic-postgresql-enum's ``add_enum_value`` and ``sync_enum_values`` change
-    it. SQLite keeps an enum as VARCHAR, so this is where makemigrations learns its values."""
+    defines a type and ``sa.Enum(...).drop(...)`` drops it; alembic-postgresql-enum's
+    ``add_enum_value`` and ``sync_enum_values`` change it. SQLite and MariaDB keep no enum
+    type, so this is where makemigrations learns the types the migrations made."""
     values: dict[str, list[str]] = {}
     for path in paths:
-        tree = ast.parse(Path(path).read_bytes())
+        source = Path(path).read_bytes()
+        if b"Enum(" not in source and b"ENUM(" not in source and b"enum_value" not in source:
+            continue  # most files: no need to parse them
+        tree = ast.parse(source)
         upgrade = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"), None)
+        # In source order; sa.Enum(...) before the .drop(...) called on it, which starts at the same place.
         calls = sorted((node for node in ast.walk(upgrade) if isinstance(node, ast.Call)) if upgrade else [],
-                       key=lambda call: (call.lineno, call.col_offset))
+                       key=lambda call: (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset))
         for call in calls:
             function = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
             keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
+            if function == "drop" and isinstance(call.func.value, ast.Call):
+                inner = {kw.arg: kw.value for kw in call.func.value.keywords if kw.arg}
+                values.pop(_constant(inner.get("name")), None)
+                continue
             name = _constant(keywords.get("name") if function in ("Enum", "ENUM") else keywords.get("enum_name"))
             if not isinstance(name, str):
                 continue

@@ -140,7 +140,7 @@ def recorded(migration_fn, connection, revision: str, forward: bool):
     return run
 
 
-def autogenerate(settings: Settings, connection, questioner, enums: dict[str, list[str]]) -> tuple:
+def autogenerate(settings: Settings, connection, questioner, enums) -> tuple:
     """Compare the models with the database on ``connection`` (which is at head): the
     ``autodetector.Changes`` a new migration would make (None for none), and its upgrade,
     downgrade and imports rendered as Python for ``script.py.mako``.

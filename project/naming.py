@@ -38,9 +38,11 @@ def timestamp(now: datetime | None = None) -> str:
 def suggest_name(fragments: list[str | None], initial: bool = False, now: datetime | None = None) -> str:
     """Django's ``Migration.suggest_name``: ``initial`` for an app's first migration, the
     operations' fragments joined while they fit, ``auto_<timestamp>`` when any operation has
-    none (such as a data step) or there are no operations."""
+    none (None: such as a data step) or there are no operations. An empty fragment is an
+    operation covered by another (the index of a table created alongside)."""
     if initial:
         return "initial"
+    fragments = [fragment for fragment in fragments if fragment != ""]
     slugs = [slugify(fragment) for fragment in fragments if fragment]
     if not slugs or len(slugs) != len(fragments):
         return f"auto_{timestamp(now)}"

@@ -114,6 +114,11 @@ def test_an_operation_with_no_fragment_makes_it_auto():
     assert suggest_name([], now=NOW) == "auto_20240305_0709"
 
 
+def test_an_operation_covered_by_another_does_not_count():
+    """The index of a table created in the same migration: Django's CreateModel covers it."""
+    assert suggest_name(["bookings", "", ""], now=NOW) == "bookings"
+
+
 def test_fragments_are_slugified():
     assert suggest_name(["Users_Phone-Number"], now=NOW) == "users_phone_number"
 
