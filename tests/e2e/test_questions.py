@@ -76,20 +76,34 @@ def test_without_answers_a_rename_is_not_assumed(project_copy, run_manage, sqlit
     assert made.stdout.splitlines()[-1] == NOT_MIGRATED.replace("nickname", "display_name")
 
 
-def test_a_renamed_table_keeps_its_rows_and_its_constraint_follows(project_copy, run_manage, sqlite_url, succeeded):
-    succeeded(run_manage(project_copy, "migrate", database_url=sqlite_url))
-    sql(sqlite_url, "INSERT INTO users (id, email, full_name) VALUES (1, 'ann@example.com', 'Ann')")
-    edit(project_copy, "users", '__tablename__ = "users"', '__tablename__ = "accounts"')
+def test_a_renamed_table_keeps_its_rows_and_its_constraint_follows(migrated_with_a_user, run_manage, database_url,
+                                                                  succeeded):
+    project = migrated_with_a_user
+    edit(project, "users", '__tablename__ = "users"', '__tablename__ = "accounts"')
 
-    made = succeeded(run_manage(project_copy, "makemigrations", database_url=sqlite_url, input="y\n"))
+    made = succeeded(run_manage(project, "makemigrations", database_url=database_url, input="y\n"))
 
     assert made[0] == "Was the table users renamed to accounts? [y/N] Migrations for 'migrations':"
     assert made[2] == "    ~ Rename table users to accounts"
     assert "    - Drop table users" not in made
-    succeeded(run_manage(project_copy, "migrate", database_url=sqlite_url))
-    assert sql(sqlite_url, "SELECT email FROM accounts") == [("ann@example.com",)]
+    succeeded(run_manage(project, "migrate", database_url=database_url))
+    assert sql(database_url, "SELECT email FROM accounts") == [("ann@example.com",)]
     # The unique constraint named after the table was renamed with it: nothing is left to do.
-    assert succeeded(run_manage(project_copy, "makemigrations", "--check", database_url=sqlite_url)) == ["No changes detected"]
+    assert succeeded(run_manage(project, "makemigrations", "--check", database_url=database_url)) == ["No changes detected"]
+    succeeded(run_manage(project, "migrate", "0004", database_url=database_url))
+    assert sql(database_url, "SELECT email FROM users") == [("ann@example.com",)]
+
+
+def test_check_counts_a_not_null_column_without_a_default_as_a_change(project_copy, run_manage, sqlite_url):
+    """``check`` never asks and never stops at exit status 3: it reports the change."""
+    (project_copy / "project" / "models" / "users.py").write_text(
+        (project_copy / "project" / "models" / "users.py").read_text() + NICKNAME)
+
+    checked = run_manage(project_copy, "check", database_url=sqlite_url)
+
+    assert checked.returncode == 1, checked
+    assert checked.stdout.splitlines()[0].startswith("Your models have changes that are not yet reflected")
+    assert checked.stderr == "CommandError: System check identified 1 issue.\n"
 
 
 def test_a_not_null_column_with_noinput_is_not_migrated(project_copy, run_manage, sqlite_url, versions):
