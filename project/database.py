@@ -381,6 +381,8 @@ def _drop_leftovers(sql, backend: str, console: Console) -> None:
         listed = (r"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'manage\_scratch\_%' "
                   "AND schema_name NOT IN (SELECT db FROM information_schema.processlist WHERE db IS NOT NULL)")
     try:
+        if backend != "postgresql":  # a DROP behind another session's open transaction: not for a day
+            sql("SET SESSION lock_wait_timeout = 5")
         names = [name for name in sql(listed).scalars() if re.fullmatch("manage_scratch_[0-9a-f]{16}", name)]
     except sa.exc.DBAPIError as exc:
         console.line(f"Cannot list leftover scratch databases: {one_line(exc)}", level=2)
