@@ -7,7 +7,6 @@ be written, so that ``migrate`` with nothing to do never loads Alembic and ``mak
 with nothing new since its last clean comparison loads neither.
 """
 import os
-from contextlib import closing
 from pathlib import Path
 
 import click
@@ -148,7 +147,7 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
     On SQLite the scratch database is kept in the cache for the next run, under a key of the
     migration files and the library versions that built it; after a successful try it is at
     the new head, and is kept under the new files' key."""
-    from project import database
+    from project import database, scratch
     from project import migrations as alembic
 
     def compare(connection):
@@ -168,8 +167,8 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
                                     lambda: index.enum_values([m.path for m in graph.in_order(migrations)]))
 
     url = database.database_url(settings)
-    kept = kept_scratch(settings, url, heads)
-    with database.scratch_database(url, console, kept) as scratch_url:
+    kept = scratch.kept_file(settings, url, heads)
+    with scratch.scratch_database(url, console, kept) as scratch_url:
         if scratch_url is None and set(database.run(url, database.current_state)) != set(heads):
             raise CommandError("The database is not at the latest migration, so makemigrations "
                                "cannot compare with it: run migrate first, or allow this user to create databases.")
@@ -195,33 +194,8 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
             raise
         console.line(f"  Tried {revision} on the scratch database: upgrade, downgrade, upgrade... OK", level=2)
     if kept is not None:
-        cache.move(kept, kept_scratch(settings, url, (revision,)))
+        cache.move(kept, scratch.kept_file(settings, url, (revision,)))
     return revision, text
-
-
-def kept_scratch(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
-    """Where the SQLite scratch database at ``heads`` is kept: its key covers everything the
-    schema it holds depends on (env.py and every migration file by content, Alembic's,
-    SQLAlchemy's and SQLite's versions). One that cannot be read, or is not at ``heads``,
-    is removed and built again."""
-    if settings.cache_dir is None or url.get_backend_name() != "sqlite":
-        return None
-    import sqlite3
-
-    import alembic
-    import sqlalchemy
-
-    versions = f"{alembic.__version__}:{sqlalchemy.__version__}:{sqlite3.sqlite_version}"
-    kept = settings.cache_dir / f"scratch-{index.fingerprint(settings.migrations_dir, versions)}.sqlite3"
-    if kept.exists():
-        try:
-            with closing(sqlite3.connect(f"file:{kept}?mode=ro", uri=True)) as scratch:
-                usable = {row[0] for row in scratch.execute("SELECT version_num FROM alembic_version")} == set(heads)
-        except sqlite3.Error:
-            usable = False
-        if not usable:
-            kept.unlink(missing_ok=True)
-    return kept
 
 
 def merge(settings: Settings, console: Console, name: str | None = None, interactive: bool = True) -> None:

@@ -1,5 +1,5 @@
-"""Connections to the configured database: URLs, engines, the deploy lock, scratch databases,
-and the one-line errors when any of it fails.
+"""Connections to the configured database: URLs, engines, the version table, the deploy lock,
+and the one-line errors when any of it fails (scratch databases are in ``project.scratch``).
 
 Only commands that touch the database import this module (it imports SQLAlchemy). The
 work of a command is a function of one synchronous Connection; ``run`` hands it one, also
@@ -9,12 +9,9 @@ import asyncio
 import fcntl
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
-import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
@@ -283,132 +280,6 @@ def _wait_for(take_lock, timeout: float, console: Console) -> None:
             console.line("Waiting for another migrate to finish...", level=2)
             waiting = True
         time.sleep(0.2)
-
-
-@contextmanager
-def scratch_database(url: URL, console: Console, cache: Path | None = None):
-    """An empty database of the same kind as ``url``, thrown away afterwards: what
-    ``makemigrations`` brings to head to learn the schema the migrations produce.
-    Yields its URL, or None when the server will not let this user create one.
-
-    On a server it is named ``manage_scratch_<16 hex>`` and its run holds its lock (see
-    ``_scratch_lock``) on one connection from before CREATE until after DROP DATABASE, so that
-    one a killed run left behind is recognisable by name and by its free lock, and a later run
-    drops it (``_drop_leftovers``).
-
-    For SQLite, ``cache`` names a file to keep for next time once it is at head: the caller
-    keys it by the migration files' content, so a kept file is always at the current head."""
-    if url.get_backend_name() == "sqlite":
-        if cache is not None and cache.exists():
-            yield url.set(database=str(cache))
-            return
-        with tempfile.TemporaryDirectory(prefix="makemigrations-") as folder:
-            scratch = Path(folder) / "scratch.sqlite3"
-            yield url.set(database=str(scratch))
-            if cache is not None:
-                _keep(scratch, cache)
-        return
-    backend, name = url.get_backend_name(), f"manage_scratch_{uuid.uuid4().hex[:16]}"
-    with _on_server(url) as sql:
-        _drop_leftovers(sql, backend, console)
-        take, _ = _scratch_lock(backend, name)  # released as the connection closes, after the DROP
-        sql(take)
-        try:
-            sql(f"CREATE DATABASE {name}")
-        except sa.exc.DBAPIError as exc:
-            console.line(f"Cannot create a scratch database ({one_line(exc)}); comparing with {where(url)}.")
-            yield None
-            return
-        try:
-            yield url.set(database=name)
-        finally:
-            sql(f"DROP DATABASE {name}")
-
-
-@contextmanager
-def _on_server(url: URL):
-    """One AUTOCOMMIT connection for CREATE and DROP DATABASE and the scratch databases' locks,
-    open for a scratch database's whole life since its lock lives as long as this connection:
-    to the server's maintenance database (the user's own may not exist yet), or to the user's
-    database when the maintenance one is closed to them. Yields ``sql(statement)``, which
-    returns the result. An async driver's connection gets an event loop of its own, idle
-    between statements, so that it outlives the ``asyncio.run`` of the work done meanwhile."""
-    loop = asyncio.new_event_loop() if is_async(url) else None
-    wait = loop.run_until_complete if loop else lambda result: result
-    maintenance = url.set(database="postgres" if url.get_backend_name() == "postgresql" else None)
-    try:
-        for target in (maintenance, url):
-            engine = create_engine(target, isolation_level="AUTOCOMMIT")
-            try:
-                connection = wait(engine.connect().start()) if loop else engine.connect()
-                break
-            except (sa.exc.DBAPIError, OSError) as exc:
-                wait(engine.dispose())
-                if target is url:
-                    raise cannot_connect(url, exc) from exc
-        try:
-            yield lambda statement: wait(connection.execute(sa.text(statement)))
-        finally:
-            wait(connection.close())
-            wait(engine.dispose())
-    finally:
-        if loop:
-            loop.close()
-
-
-def _scratch_lock(backend: str, name: str) -> tuple[str, str]:
-    """The statements that take (without waiting) and release the lock that says a scratch
-    database's run is alive: a MariaDB ``GET_LOCK`` of its name (server-wide), or a PostgreSQL
-    session advisory lock keyed by its 16 hex digits as a bigint (per database: owner and
-    cleaner both take it on the connection of ``_on_server``, so in the same database)."""
-    if backend == "postgresql":
-        key = int.from_bytes(bytes.fromhex(name[-16:]), "big", signed=True)
-        return f"SELECT pg_try_advisory_lock({key})", f"SELECT pg_advisory_unlock({key})"
-    return f"SELECT GET_LOCK('{name}', 0)", f"SELECT RELEASE_LOCK('{name}')"
-
-
-def _drop_leftovers(sql, backend: str, console: Console) -> None:
-    """Drop the scratch databases that killed runs left behind: those no session is connected
-    to whose lock can be taken, since a live run holds its own and the server frees a dead
-    run's with its connection. The sessions are checked first because PostgreSQL's DROP would
-    wait 5 s before refusing (it is still refused, without FORCE, when one connects meanwhile)
-    and MariaDB's would not refuse at all. Names are checked against the pattern before they go
-    into a statement. Cleaning up is a favour: a failure costs a line at verbosity 2, no more."""
-    if backend == "postgresql":
-        listed = (r"SELECT datname FROM pg_database WHERE datname LIKE 'manage\_scratch\_%' AND datname NOT IN "
-                  "(SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)")
-    else:
-        listed = (r"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'manage\_scratch\_%' "
-                  "AND schema_name NOT IN (SELECT db FROM information_schema.processlist WHERE db IS NOT NULL)")
-    try:
-        if backend != "postgresql":  # a DROP behind another session's open transaction: not for a day
-            sql("SET SESSION lock_wait_timeout = 5")
-        names = [name for name in sql(listed).scalars() if re.fullmatch("manage_scratch_[0-9a-f]{16}", name)]
-    except sa.exc.DBAPIError as exc:
-        console.line(f"Cannot list leftover scratch databases: {one_line(exc)}", level=2)
-        return
-    for name in names:
-        take, release = _scratch_lock(backend, name)
-        try:
-            if sql(take).scalar():
-                try:
-                    sql(f"DROP DATABASE IF EXISTS {name}")
-                finally:
-                    sql(release)
-        except sa.exc.DBAPIError as exc:
-            console.line(f"Cannot drop the leftover scratch database {name}: {one_line(exc)}", level=2)
-
-
-def _keep(scratch: Path, cache: Path) -> None:
-    """Move a scratch database into the cache, replacing those of older migration sets."""
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        for old in cache.parent.glob("scratch-*.sqlite3"):
-            old.unlink(missing_ok=True)
-        shutil.move(scratch, cache.with_suffix(".tmp"))
-        os.replace(cache.with_suffix(".tmp"), cache)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
 
 
 def dbshell(url: URL) -> int:

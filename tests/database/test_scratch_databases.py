@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from project import database
+from project.scratch import _scratch_lock, scratch_database
 from project.output import Console
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 OWNER = textwrap.dedent("""\
     import sys, time
     from sqlalchemy.engine import make_url
-    from project.database import scratch_database
+    from project.scratch import scratch_database
     from project.output import Console
 
     with scratch_database(make_url(sys.argv[1]), Console(0)) as url:
@@ -57,7 +58,7 @@ class Server:
         return set(self.sql(r"SHOW DATABASES LIKE 'manage\_scratch\_%'"))
 
     def lock_is_free(self, name: str) -> bool:
-        take, release = database._scratch_lock(self.backend, name)
+        take, release = _scratch_lock(self.backend, name)
         with self.admin.connect() as connection:
             free = connection.execute(sa.text(take)).scalar()
             if free:
@@ -128,7 +129,7 @@ def server(request):
 
 @contextmanager
 def scratch(server: Server, console: Console = Console(0)):
-    with database.scratch_database(server.url, console) as url:
+    with scratch_database(server.url, console) as url:
         server.names.append(url.database)
         yield url
 
