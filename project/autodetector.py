@@ -16,6 +16,7 @@ Enum types on PostgreSQL are alembic-postgresql-enum's, imported by ``migrations
 """
 import datetime
 import decimal
+import math
 from dataclasses import dataclass, field
 
 from alembic.autogenerate import produce_migrations, render, renderers
@@ -96,7 +97,8 @@ def ask_renames(operations: list, dialect, questioner: Questioner) -> list:
                     renames.append(ops.ModifyTableOps(modified.table_name, [ops.AlterColumnOp(
                         modified.table_name, dropped.name, schema=modified.schema, modify_name=column.name,
                         existing_type=column.type, existing_nullable=column.nullable,
-                        existing_server_default=column.server_default or False)], schema=modified.schema))
+                        existing_server_default=column.server_default or False, existing_comment=column.comment)],
+                        schema=modified.schema))
                     added.remove(column)
                     break
     return renames
@@ -125,7 +127,8 @@ def reverse(rename):
     return ops.ModifyTableOps(rename.table_name, [ops.AlterColumnOp(
         step.table_name, step.modify_name, schema=step.schema, modify_name=step.column_name,
         existing_type=step.existing_type, existing_nullable=step.existing_nullable,
-        existing_server_default=step.existing_server_default)], schema=rename.schema)
+        existing_server_default=step.existing_server_default, existing_comment=step.existing_comment)],
+        schema=rename.schema)
 
 
 def apply(operations: Operations, rename) -> None:
@@ -137,7 +140,8 @@ def apply(operations: Operations, rename) -> None:
     with operations.batch_alter_table(rename.table_name, schema=rename.schema) as batch:
         batch.alter_column(step.column_name, new_column_name=step.modify_name, existing_type=step.existing_type,
                            existing_nullable=step.existing_nullable,
-                           existing_server_default=step.existing_server_default)
+                           existing_server_default=step.existing_server_default,
+                           existing_comment=step.existing_comment)
 
 
 # Enum types off PostgreSQL
@@ -174,7 +178,8 @@ def sync_enums(upgrade: list, downgrade: list, metadata, read_enums) -> tuple[li
         sync = SyncEnumValuesOp("public", name, old, declared[name], references)
         later.append(sync)
         for column in columns:
-            alter = dict(existing_nullable=column.nullable, existing_server_default=column.server_default or False)
+            alter = dict(existing_nullable=column.nullable, existing_server_default=column.server_default or False,
+                         existing_comment=column.comment)
             later.append(ops.ModifyTableOps(column.table.name, [ops.AlterColumnOp(
                 column.table.name, column.name, existing_type=sa.Enum(*old, name=name), modify_type=column.type, **alter)]))
             later[-1].ops[0].info["part_of"] = sync
@@ -230,17 +235,17 @@ def literal(value, imports: set) -> str:
         imports.add("import datetime")
     elif isinstance(value, decimal.Decimal):
         imports.add("from decimal import Decimal")
-    elif not isinstance(value, (str, bytes, int, float, bool)):
+    elif not isinstance(value, (str, bytes, int, float, bool)) or isinstance(value, float) and not math.isfinite(value):
         raise CommandError(f"Cannot write the default {value!r} into a migration: "
-                           "give a string, number, boolean, Decimal or datetime value.")
+                           "give a string, finite number, boolean, Decimal or datetime value.")
     return repr(value)
 
 
 def fill_not_null(operations: list, questioner: Questioner) -> list:
     """A NOT NULL column added to an existing table, or a nullable one made NOT NULL, with no
-    server default: the existing rows need a value. The column's own scalar ``default=`` is
-    used where the model has one (as Django uses a field's default); otherwise the questioner
-    asks for a one-off value. Adding becomes: add as nullable, fill, make NOT NULL."""
+    server default: the existing rows need a value. For an added column, its own scalar
+    ``default=`` is used where the model has one (as Django uses a field's default); otherwise
+    the questioner asks for a one-off value. Adding becomes: add as nullable, fill, make NOT NULL."""
     result = []
     for operation in operations:
         if not isinstance(operation, ops.ModifyTableOps):
@@ -272,7 +277,8 @@ def fill_not_null(operations: list, questioner: Questioner) -> list:
             group = [step]
             if added is not None:  # the add's own NOT NULL, after the fill
                 group[0] = ops.AlterColumnOp(operation.table_name, added.name, schema=operation.schema,
-                                             modify_nullable=False, existing_type=added.type, existing_nullable=True)
+                                             modify_nullable=False, existing_type=added.type, existing_nullable=True,
+                                             existing_comment=added.comment)
                 group[0].info["part_of"] = step
         result.append(ops.ModifyTableOps(operation.table_name, group, schema=operation.schema))
     return [op for op in result if not (isinstance(op, ops.ModifyTableOps) and not op.ops)]

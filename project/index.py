@@ -184,7 +184,7 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
         for call in calls:
             function = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
             keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
-            if function == "drop" and isinstance(call.func.value, ast.Call):
+            if function == "drop" and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Call):
                 inner = {kw.arg: kw.value for kw in call.func.value.keywords if kw.arg}
                 values.pop(_constant(inner.get("name")), None)
                 continue
@@ -194,7 +194,8 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
             if function in ("Enum", "ENUM"):
                 values[name] = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
             elif function == "add_enum_value" and isinstance(_constant(keywords.get("new_value")), str):
-                values.setdefault(name, []).append(keywords["new_value"].value)
+                known, before = values.setdefault(name, []), _constant(keywords.get("before_value"))
+                known.insert(known.index(before) if before in known else len(known), keywords["new_value"].value)
             elif function == "sync_enum_values" and isinstance(keywords.get("new_values"), ast.List):
                 values[name] = [_constant(item) for item in keywords["new_values"].elts]
     return values

@@ -50,8 +50,9 @@ class Questioner:
             )
             if choice == 2:
                 raise Quit()
-            if choice == 1:
-                return self._ask_default()
+            value = self._ask_default() if choice == 1 else None
+            if value is not None:
+                return value
         if self.interactive and self.dry_run:
             return None
         self._log(f"Column '{column}' on table '{table}' not migrated: it is impossible to add a "
@@ -72,10 +73,11 @@ class Questioner:
             )
             if choice == 3:
                 raise Quit()
-            if choice == 1:
-                return self._ask_default()
             if choice == 2:
                 return NOT_PROVIDED
+            value = self._ask_default() if choice == 1 else None
+            if value is not None:
+                return value
         if self.interactive and self.dry_run:
             return NOT_PROVIDED
         self._log(f"Column '{column}' on table '{table}' given a default of NOT PROVIDED and must be corrected.")
@@ -106,7 +108,7 @@ class Questioner:
             click.echo(f" {number}) {choice}")
         answer = self._input("Select an option: ")
         while answer is not None:
-            if answer.strip().isdigit() and 0 < int(answer) <= len(choices):
+            if answer.strip().isdecimal() and 0 < int(answer) <= len(choices):
                 return int(answer)
             answer = self._input("Please select a valid option: ")
         return None
@@ -118,7 +120,9 @@ class Questioner:
         click.echo("Type 'exit' to exit this prompt")
         while True:
             code = self._input(">>> ")
-            if code is None or code == "exit":
+            if code is None:
+                return None  # input has ended: the caller answers as Django's non-interactive questioner
+            if code == "exit":
                 raise click.exceptions.Exit(1)
             if not code:
                 click.echo("Please enter some code, or 'exit' (without quotes) to exit.")

@@ -298,7 +298,7 @@ def test_the_not_null_step_after_a_fill_keeps_the_columns_comment():
     result = autodetector.fill_not_null([modify("users", add("users", column))], StubQuestioner(addition="anon"))
 
     alter = result[2].ops[0]
-    assert alter.kw.get("existing_comment") == "shown to other guests"
+    assert alter.existing_comment == "shown to other guests"
 
 
 # FillOp and literal: the value written into the migration
@@ -619,7 +619,7 @@ def test_a_renamed_column_keeps_its_comment():
     change = column_change("users", [sa.Column("display_name", sa.String(200), comment="as shown")],
                            [sa.Column("full_name", sa.String(200), comment="as shown")])
     renames = autodetector.ask_renames([change], DIALECT, StubQuestioner(rename=True))
-    assert renames[0].ops[0].kw.get("existing_comment") == "as shown"
+    assert renames[0].ops[0].existing_comment == "as shown"
 
 
 def table_ops(old_name, new_name, old_columns, new_columns):
@@ -792,4 +792,4 @@ def test_the_new_enum_type_of_a_column_keeps_its_comment():
     step does not repeat as ``existing_comment``."""
     metadata = rooms_metadata("single", "double", "suite", comment="room category")
     upgrade, _ = autodetector.sync_enums([], [], metadata, lambda: {"room_kind": ["single", "double"]})
-    assert upgrade[1].ops[0].kw.get("existing_comment") == "room category"
+    assert upgrade[1].ops[0].existing_comment == "room category"
