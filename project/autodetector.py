@@ -41,17 +41,19 @@ class Changes:
     fragments: list[str | None] = field(default_factory=list)
 
 
-def detect(context, metadata, questioner: Questioner, enums) -> Changes | None:
+def detect(context, metadata, questioner: Questioner, enums, scratch: bool = True) -> Changes | None:
     """Compare ``metadata`` with the database of ``context`` (a MigrationContext) and return
     the migration that takes one to the other, or None when they agree. ``enums()`` reads the
     values the migration files give each enum type (``index.enum_values``), when there are any.
 
-    A rename the user confirms is applied to that database for a second comparison, which then
-    sees only what else changed (an index or constraint named after the old name), and is
-    undone afterwards: the database is left as it was found, on every backend."""
+    On a ``scratch`` database, a rename the user confirms is applied for a second comparison,
+    which then sees only what else changed (an index or constraint named after the old name),
+    and is undone afterwards. On the user's own database (no scratch database could be made),
+    nothing is changed: the drop and the add the rename replaces are only left out."""
     script = produce_migrations(context, metadata)
-    renames = ask_renames(script.upgrade_ops.ops, context.dialect, questioner)
-    if renames:
+    upgrade, downgrade = script.upgrade_ops.ops, script.downgrade_ops.ops
+    renames = ask_renames(upgrade, context, questioner)
+    if renames and scratch:
         operations = Operations(context)
         for rename in renames:
             apply(operations, rename)
@@ -60,8 +62,11 @@ def detect(context, metadata, questioner: Questioner, enums) -> Changes | None:
         finally:
             for rename in reversed(renames):
                 apply(operations, reverse(rename))
-    upgrade = renames + script.upgrade_ops.ops
-    downgrade = script.downgrade_ops.ops + [reverse(rename) for rename in reversed(renames)]
+        upgrade, downgrade = script.upgrade_ops.ops, script.downgrade_ops.ops
+    elif renames:
+        upgrade, downgrade = without_renamed(upgrade, renames), without_renamed(downgrade, renames)
+    upgrade = renames + upgrade
+    downgrade = downgrade + [reverse(rename) for rename in reversed(renames)]
     if context.dialect.name != "postgresql":
         upgrade, downgrade = sync_enums(upgrade, downgrade, metadata, enums)
     if not upgrade:
@@ -75,16 +80,18 @@ def detect(context, metadata, questioner: Questioner, enums) -> Changes | None:
 # Renames
 
 
-def ask_renames(operations: list, dialect, questioner: Questioner) -> list:
+def ask_renames(operations: list, context, questioner: Questioner) -> list:
     """Django's rule: a table (or column) that disappears while one of the same shape appears
-    may have been renamed; ask, and keep the answer as a rename operation."""
+    may have been renamed; ask, and keep the answer as a rename operation. Shapes are compared
+    as Alembic compares types (MariaDB's reflected INTEGER(11) is the models' Integer)."""
     renames = []
     created = [op for op in operations if isinstance(op, ops.CreateTableOp)]
     for dropped in [op for op in operations if isinstance(op, ops.DropTableOp)]:
-        shape = table_shape(dropped.to_table().columns, dialect)
+        old = {column.name: column for column in dropped.to_table().columns}
         for new in created:
-            if table_shape(new.to_table().columns, dialect) == shape and \
-                    questioner.ask_rename_table(dropped.table_name, new.table_name):
+            columns = {column.name: column for column in new.to_table().columns}
+            if columns.keys() == old.keys() and all(same_shape(context, old[name], columns[name]) for name in old) \
+                    and questioner.ask_rename_table(dropped.table_name, new.table_name):
                 renames.append(ops.RenameTableOp(dropped.table_name, new.table_name, schema=dropped.schema))
                 created.remove(new)
                 break
@@ -92,16 +99,36 @@ def ask_renames(operations: list, dialect, questioner: Questioner) -> list:
         added = [op.column for op in modified.ops if isinstance(op, ops.AddColumnOp)]
         for dropped in [op.to_column() for op in modified.ops if isinstance(op, ops.DropColumnOp)]:
             for column in added:
-                if column_shape(column, dialect) == column_shape(dropped, dialect) and questioner.ask_rename(
-                        modified.table_name, dropped.name, column.name, column_shape(column, dialect)[0]):
+                if same_shape(context, dropped, column) and questioner.ask_rename(
+                        modified.table_name, dropped.name, column.name, column.type.compile(dialect=context.dialect)):
                     renames.append(ops.ModifyTableOps(modified.table_name, [ops.AlterColumnOp(
                         modified.table_name, dropped.name, schema=modified.schema, modify_name=column.name,
-                        existing_type=column.type, existing_nullable=column.nullable,
-                        existing_server_default=column.server_default or False, existing_comment=column.comment)],
+                        existing_type=dropped.type, existing_nullable=dropped.nullable,
+                        existing_server_default=dropped.server_default or False, existing_comment=dropped.comment)],
                         schema=modified.schema))
                     added.remove(column)
                     break
     return renames
+
+
+def same_shape(context, reflected, column) -> bool:
+    """Whether a column of the database and one of the models have one type and nullability."""
+    return reflected.nullable == column.nullable and not context.impl.compare_type(reflected, column)
+
+
+def without_renamed(operations: list, renames: list) -> list:
+    """The operations less the drops and adds that ``renames`` replace, both ways round."""
+    tables = {name for op in renames if isinstance(op, ops.RenameTableOp) for name in (op.table_name, op.new_table_name)}
+    columns = {(op.table_name, name) for rename in renames if isinstance(rename, ops.ModifyTableOps)
+               for op in rename.ops for name in (op.column_name, op.modify_name)}
+
+    def replaced(step) -> bool:
+        return (isinstance(step, ops.AddColumnOp) and (step.table_name, step.column.name) in columns
+                or isinstance(step, ops.DropColumnOp) and (step.table_name, step.column_name) in columns)
+
+    kept = [without_steps(op, replaced) for op in operations
+            if not (isinstance(op, (ops.CreateTableOp, ops.DropTableOp)) and op.table_name in tables)]
+    return [op for op in kept if op is not None]
 
 
 @renderers.dispatch_for(ops.RenameTableOp)
@@ -109,14 +136,6 @@ def render_rename_table(autogen_context, op: ops.RenameTableOp) -> str:
     """Alembic has the operation but no renderer for it, as its autogenerate never makes one."""
     schema = f", schema={op.schema!r}" if op.schema else ""
     return f"{render._alembic_autogenerate_prefix(autogen_context)}rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
-
-
-def column_shape(column, dialect) -> tuple:
-    return column.type.compile(dialect=dialect), column.nullable
-
-
-def table_shape(columns, dialect) -> set:
-    return {(column.name, *column_shape(column, dialect)) for column in columns}
 
 
 def reverse(rename):
@@ -216,26 +235,27 @@ class FillOp(ops.MigrateOperation):
     """Set ``column`` to ``value`` in every row where it is NULL: the one-off default Django
     asks for, written as an UPDATE so that it runs on every backend."""
 
-    def __init__(self, table_name: str, column_name: str, value, schema: str | None = None):
-        self.table_name, self.column_name, self.value, self.schema = table_name, column_name, value, schema
+    def __init__(self, table_name: str, column_name: str, type_, value, schema: str | None = None):
+        self.table_name, self.column_name, self.type, self.value, self.schema = table_name, column_name, type_, value, schema
 
 
 @renderers.dispatch_for(FillOp)
 def render_fill(autogen_context, op: FillOp) -> str:
+    """The column with its type, so that offline mode (sqlmigrate) can write the value as SQL."""
     sa_, op_ = render._sqlalchemy_autogenerate_prefix(autogen_context), render._alembic_autogenerate_prefix(autogen_context)
     schema = f", schema={op.schema!r}" if op.schema else ""
-    column = f"{sa_}column({op.column_name!r})"
+    column = f"{sa_}column({op.column_name!r}, {render._repr_type(op.type, autogen_context)})"
     return (f"{op_}execute({sa_}table({op.table_name!r}, {column}{schema}).update()"
             f".where({column}.is_(None)).values({{{op.column_name!r}: {literal(op.value, autogen_context.imports)}}}))")
 
 
 def literal(value, imports: set) -> str:
     """``value`` as Python source for the migration file, with the import it needs."""
-    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
+    if type(value) in (datetime.date, datetime.datetime, datetime.time, datetime.timedelta):
         imports.add("import datetime")
-    elif isinstance(value, decimal.Decimal):
+    elif type(value) is decimal.Decimal:
         imports.add("from decimal import Decimal")
-    elif not isinstance(value, (str, bytes, int, float, bool)) or isinstance(value, float) and not math.isfinite(value):
+    elif type(value) not in (str, bytes, int, float, bool) or type(value) is float and not math.isfinite(value):
         raise CommandError(f"Cannot write the default {value!r} into a migration: "
                            "give a string, finite number, boolean, Decimal or datetime value.")
     return repr(value)
@@ -270,8 +290,8 @@ def fill_not_null(operations: list, questioner: Questioner) -> list:
             if value is None:
                 group.append(step)
                 continue
-            fill = FillOp(operation.table_name, added.name if added is not None else step.column_name, value,
-                          schema=operation.schema)
+            fill = FillOp(operation.table_name, added.name if added is not None else step.column_name,
+                          added.type if added is not None else step.existing_type, value, schema=operation.schema)
             result += [ops.ModifyTableOps(operation.table_name, group, schema=operation.schema), fill]
             fill.info["part_of"] = step
             group = [step]
@@ -293,28 +313,35 @@ def needs_fill(column) -> bool:
 
 def portable(operations: list) -> list:
     """Drop a table without dropping first the indexes of that table (MariaDB will not drop
-    one a foreign key needs; dropping the table drops them all), and give every type change
-    the explicit ``USING`` cast PostgreSQL needs where no implicit one exists."""
+    one a foreign key needs; dropping the table drops them all); within a table, drop foreign
+    keys before anything else, for the same reason; give every type change the explicit
+    ``USING`` cast PostgreSQL needs where no implicit one exists."""
     dropped = {op.table_name for op in operations if isinstance(op, ops.DropTableOp)}
     result = []
     for operation in operations:
+        operation = without_steps(operation, lambda step: isinstance(step, ops.DropIndexOp) and step.table_name in dropped)
         if isinstance(operation, ops.ModifyTableOps):
-            steps = [with_cast(step) for step in operation.ops
-                     if not (isinstance(step, ops.DropIndexOp) and operation.table_name in dropped)]
-            if not steps:
-                continue
-            operation = ops.ModifyTableOps(operation.table_name, steps, schema=operation.schema)
-        result.append(operation)
+            operation.ops = sorted((with_cast(step) for step in operation.ops), key=lambda step: not (
+                isinstance(step, ops.DropConstraintOp) and step.constraint_type == "foreignkey"))
+        if operation is not None:
+            result.append(operation)
     return result
 
 
 def with_cast(step):
+    """The step, with ``postgresql_using`` when it changes a type PostgreSQL can name (a type
+    only MariaDB has, read back from it, gets none)."""
     if type(step) is not ops.AlterColumnOp or step.modify_type is None:
         return step  # alembic-postgresql-enum already gave its own casts to enum types
     dialect = postgresql.dialect()
-    cast = f"{dialect.identifier_preparer.quote_identifier(step.column_name)}::{step.modify_type.compile(dialect=dialect)}"
-    step.kw["postgresql_using"] = cast
-    step.__class__ = PostgresUsingAlterColumnOp  # renders postgresql_using, which Alembic's renderer leaves out
+    for type_ in (step.modify_type, step.modify_type.as_generic):
+        try:
+            name = (type_ if isinstance(type_, sa.types.TypeEngine) else type_()).compile(dialect=dialect)
+        except (sa.exc.CompileError, NotImplementedError):
+            continue
+        step.kw["postgresql_using"] = f"{dialect.identifier_preparer.quote_identifier(step.column_name)}::{name}"
+        step.__class__ = PostgresUsingAlterColumnOp  # renders postgresql_using, which Alembic's renderer leaves out
+        break
     return step
 
 

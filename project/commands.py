@@ -3,8 +3,7 @@
 Questions about the graph go to ``project.graph`` over the files as ``project.index`` reads
 them. Each function imports what it needs when it needs it: SQLAlchemy (``project.database``)
 only to reach the database, Alembic (``project.migrations``) only where a migration must run or
-be written, so that ``migrate`` with nothing to do never loads Alembic and ``makemigrations``
-with nothing new since its last clean comparison loads neither.
+be compared, so that ``migrate`` with nothing to do never loads Alembic.
 """
 import os
 from pathlib import Path
@@ -13,7 +12,6 @@ import click
 
 from project import cache, graph, index, naming
 from project.output import APP_LABEL, CommandError, Console
-from project.questioner import Questioner, Quit
 from project.settings import Settings
 
 
@@ -111,6 +109,8 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
     slug = naming.slugify(name) if name is not None else None
     if name is not None and not slug:
         raise CommandError(f"The migration name '{name}' has no letters or digits to use.")
+    from project.questioner import Questioner
+
     migrations = migrations_of(settings)
     heads = graph.single_head(migrations)
     write = not (dry_run or check)
@@ -164,7 +164,8 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
                                f"failed: {failed.reason}. The scratch database starts empty: a data migration "
                                "must not assume rows.") from failed
         return alembic.autogenerate(settings, connection, questioner,
-                                    lambda: index.enum_values([m.path for m in graph.in_order(migrations)]))
+                                    lambda: index.enum_values([m.path for m in graph.in_order(migrations)]),
+                                    scratch=scratch_url is not None)
 
     url = database.database_url(settings)
     kept = scratch.kept_file(settings, url, heads)
@@ -233,6 +234,7 @@ def check(settings: Settings, console: Console, with_database: bool = False) -> 
     """One command for CI: the migration files agree, every one imports, the models have no
     change without a migration, and (with ``with_database``) the database is at head."""
     from project.migrations import AlembicCommandError, explain, import_errors
+    from project.questioner import Quit
 
     problems = []
     try:

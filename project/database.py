@@ -103,17 +103,18 @@ def ensure_version_table(connection: sa.Connection) -> None:
         sa.Table(VERSION_TABLE, sa.MetaData(),
                  sa.Column("version_num", sa.String(VERSION_LENGTH), nullable=False),
                  sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc")).create(connection)
-    elif connection.dialect.name != "sqlite":
-        for table, column in ((VERSION_TABLE, "version_num"), (HISTORY.name, "revision")):
-            if not inspector.has_table(table):
-                continue
+    if connection.dialect.name == "sqlite":
+        return
+    for table, column in ((VERSION_TABLE, "version_num"), (HISTORY.name, "revision")):
+        if inspector.has_table(table):
             length = next(c["type"].length for c in inspector.get_columns(table) if c["name"] == column)
             if length is not None and length < VERSION_LENGTH:
                 from alembic.operations import Operations  # env.py calls this: Alembic is loaded
                 from alembic.runtime.migration import MigrationContext
 
-                with Operations(MigrationContext.configure(connection)).batch_alter_table(table) as batch:
-                    batch.alter_column(column, type_=sa.String(VERSION_LENGTH), existing_nullable=False)
+                Operations(MigrationContext.configure(connection)).alter_column(
+                    table, column, type_=sa.String(VERSION_LENGTH), existing_type=sa.String(length),
+                    existing_nullable=False)
 
 
 def applied_dates(connection: sa.Connection) -> dict:

@@ -191,7 +191,7 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
             name = _constant(keywords.get("name") if function in ("Enum", "ENUM") else keywords.get("enum_name"))
             if not isinstance(name, str):
                 continue
-            if function in ("Enum", "ENUM"):
+            if function in ("Enum", "ENUM") and _constant(keywords.get("native_enum")) is not False:
                 values[name] = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
             elif function == "add_enum_value" and isinstance(_constant(keywords.get("new_value")), str):
                 known, before = values.setdefault(name, []), _constant(keywords.get("before_value"))

@@ -52,9 +52,16 @@ def explain(exc: BaseException) -> str:
 
 def load_scripts(settings: Settings) -> ScriptDirectory:
     """Alembic's full load, which imports every migration file: now, so that a file that does
-    not load is not reported as the failure of the first migration to run."""
+    not load is not reported as the failure of the first migration to run, but in one line
+    naming it."""
     scripts = ScriptDirectory.from_config(alembic_config(settings))
-    scripts.revision_map.heads
+    try:
+        scripts.revision_map.heads
+    except AlembicCommandError:
+        raise
+    except Exception as exc:
+        problems = import_errors(sorted(str(path) for path in settings.versions_dir.glob("*.py")))
+        raise CommandError(problems[0] if problems else explain(exc)) from exc
     return scripts
 
 
@@ -140,7 +147,7 @@ def recorded(migration_fn, connection, revision: str, forward: bool):
     return run
 
 
-def autogenerate(settings: Settings, connection, questioner, enums) -> tuple:
+def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True) -> tuple:
     """Compare the models with the database on ``connection`` (which is at head): the
     ``autodetector.Changes`` a new migration would make (None for none), and its upgrade,
     downgrade and imports rendered as Python for ``script.py.mako``.
@@ -154,7 +161,7 @@ def autogenerate(settings: Settings, connection, questioner, enums) -> tuple:
     found = []
 
     def compare(heads, context):
-        changes = detect(context, context.opts["target_metadata"], questioner, enums)
+        changes = detect(context, context.opts["target_metadata"], questioner, enums, scratch)
         rendered = {}
         if changes is not None:
             script = ops.MigrationScript(None, changes.upgrade, changes.downgrade)

@@ -1,8 +1,9 @@
 """Names of new migrations, built as Django builds them: ``0006_users_nickname_users_phone``.
 
-Each operation gives a fragment (Django's ``migration_name_fragment``): ``users_phone`` for a
-column added, ``alter_rooms_number``, ``delete_bookings``, the table's name for a table
-created. ``suggest_name`` joins them as Django's ``Migration.suggest_name`` does.
+Each operation gives a fragment (Django's ``migration_name_fragment``, built by
+``autodetector.phrase_and_fragment``): ``users_phone`` for a column added, ``alter_rooms_number``,
+``delete_bookings``, the table's name for a table created. ``suggest_name`` joins them as
+Django's ``Migration.suggest_name`` does.
 
 The name is also the Alembic revision id. Django's names can be longer than the 32 characters
 Alembic gives ``alembic_version.version_num``, so the version table is made (or widened) to

@@ -129,10 +129,14 @@ class Questioner:
                 continue
             try:
                 value = eval(code, {}, {"datetime": datetime, "decimal": decimal, "Decimal": decimal.Decimal})
+                value = value() if callable(value) else value
             except Exception as exc:
                 click.echo(f"{type(exc).__name__}: {exc}")
                 continue
-            return value() if callable(value) else value
+            if value is None:
+                click.echo("None is no value for a NOT NULL column: enter another, or 'exit' to exit.")
+                continue
+            return value
 
     def _log(self, text: str) -> None:
         if self.verbosity > 0:

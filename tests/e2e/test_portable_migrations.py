@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from model_edits import append, edit, sql
 
 ORIGINAL = ["0001_create_table_hotels", "0002_create_table_rooms", "0003_add_users", "0004_make_email_unique"]
 BEFORE_ANY_NEW = "0004_make_email_unique"
@@ -87,17 +88,6 @@ def backend(url: str) -> str:
     return sa.engine.make_url(url).get_backend_name()
 
 
-def sql(url: str, statement: str, **params):
-    """Run one statement in a transaction of its own; the rows, if it returns any."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(sa.text(statement), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        engine.dispose()
-
-
 def inspected(url: str, what):
     """``what(inspector)`` on a fresh inspector of that database."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -109,18 +99,6 @@ def inspected(url: str, what):
 
 def columns(url: str, table: str) -> dict:
     return {column["name"]: column for column in inspected(url, lambda inspector: inspector.get_columns(table))}
-
-
-def edit(project, module: str, old: str, new: str, count: int = 1) -> None:
-    path = project / "project" / "models" / f"{module}.py"
-    text = path.read_text()
-    assert text.count(old) == count, f"{old!r} is not in {module}.py {count} time(s)"
-    path.write_text(text.replace(old, new))
-
-
-def append(project, module: str, text: str) -> None:
-    path = project / "project" / "models" / f"{module}.py"
-    path.write_text(path.read_text() + text)
 
 
 def migration_file(project, name: str):
@@ -567,3 +545,34 @@ def test_a_new_migration_that_fails_on_the_scratch_database_is_kept_and_named(pr
     edit(project_copy, "users", 'server_default=text("no_such_function()")', "server_default='friend'")
     again = run_manage(project_copy, "makemigrations", database_url=database_url)
     assert again.returncode == 0, again.stderr
+
+
+def test_mariadb_renames_a_column_changes_a_boolean_and_drops_a_foreign_key_column(project_copy, run_manage,
+                                                                                   mariadb_url, succeeded):
+    """What MariaDB reads back differs from the models (INTEGER(11), TINYINT(1)), and it refuses
+    to drop an index a foreign key needs: none of it may stop makemigrations or migrate."""
+    def manage(*args, input=""):
+        return run_manage(project_copy, *args, database_url=mariadb_url, input=input)
+
+    succeeded(manage("migrate"))
+    add_hotel_and_room(mariadb_url)
+
+    edit(project_copy, "rooms", "    beds: Mapped[int]", "    bed_count: Mapped[int]")
+    renamed = succeeded(manage("makemigrations", input="y\n"))
+    assert renamed[0].startswith("Was rooms.beds renamed to rooms.bed_count (a INTEGER)? [y/N] ")
+    succeeded(manage("migrate"))
+    assert sql(mariadb_url, "SELECT bed_count FROM rooms") == [(2,)]
+
+    append(project_copy, "rooms", "    available: Mapped[bool | None]\n")
+    succeeded(manage("makemigrations"))
+    succeeded(manage("migrate"))
+    edit(project_copy, "rooms", "    available: Mapped[bool | None]", "    available: Mapped[int | None]")
+    assert succeeded(manage("makemigrations"))[-1] == "    ~ Alter column available on rooms"
+    succeeded(manage("migrate"))
+
+    edit(project_copy, "rooms", '    hotel_id: Mapped[int] = mapped_column(ForeignKey("hotels.id", ondelete="CASCADE"), index=True)\n', "")
+    edit(project_copy, "rooms", "\n    hotel: Mapped[Hotel] = relationship()\n", "\n")
+    succeeded(manage("makemigrations"))
+    succeeded(manage("migrate"))
+    assert "hotel_id" not in columns(mariadb_url, "rooms")
+    assert succeeded(manage("makemigrations", "--check")) == ["No changes detected"]

@@ -2,29 +2,12 @@
 Django's non-interactive questioner with --noinput or once the input has ended. Each case runs
 through ``python manage.py`` with rows in the table, and checks what happened to the rows."""
 import pytest
-import sqlalchemy as sa
+from model_edits import append, edit, sql
 
 RENAME_QUESTION = "Was users.full_name renamed to users.display_name (a VARCHAR(200))? [y/N] "
 NICKNAME = "    nickname: Mapped[str] = mapped_column(String(50))\n"
 NOT_MIGRATED = ("Column 'nickname' on table 'users' not migrated: it is impossible to add a "
                 "non-nullable column without specifying a default.")
-
-
-def edit(project, module: str, old: str, new: str) -> None:
-    path = project / "project" / "models" / f"{module}.py"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-
-
-def sql(url: str, statement: str, **params):
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(sa.text(statement), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -96,8 +79,7 @@ def test_a_renamed_table_keeps_its_rows_and_its_constraint_follows(migrated_with
 
 def test_check_counts_a_not_null_column_without_a_default_as_a_change(project_copy, run_manage, sqlite_url):
     """``check`` never asks and never stops at exit status 3: it reports the change."""
-    (project_copy / "project" / "models" / "users.py").write_text(
-        (project_copy / "project" / "models" / "users.py").read_text() + NICKNAME)
+    append(project_copy, "users", NICKNAME)
 
     checked = run_manage(project_copy, "check", database_url=sqlite_url)
 
@@ -107,8 +89,7 @@ def test_check_counts_a_not_null_column_without_a_default_as_a_change(project_co
 
 
 def test_a_not_null_column_with_noinput_is_not_migrated(project_copy, run_manage, sqlite_url, versions):
-    (project_copy / "project" / "models" / "users.py").write_text(
-        (project_copy / "project" / "models" / "users.py").read_text() + NICKNAME)
+    append(project_copy, "users", NICKNAME)
     before = versions(project_copy)
 
     for args, stdin in ((("--noinput",), ""), ((), "")):  # --noinput, and input that has ended
@@ -122,7 +103,7 @@ def test_a_not_null_column_with_noinput_is_not_migrated(project_copy, run_manage
 def test_a_not_null_column_gets_a_one_off_default_for_existing_rows(migrated_with_a_user, run_manage, database_url,
                                                                    succeeded):
     project = migrated_with_a_user
-    (project / "project" / "models" / "users.py").write_text((project / "project" / "models" / "users.py").read_text() + NICKNAME)
+    append(project, "users", NICKNAME)
 
     made = succeeded(run_manage(project, "makemigrations", database_url=database_url, input="1\n'anon'\n"))
 
@@ -140,8 +121,7 @@ def test_a_not_null_column_gets_a_one_off_default_for_existing_rows(migrated_wit
 
 
 def test_quitting_the_menu_writes_nothing(project_copy, run_manage, sqlite_url, versions):
-    (project_copy / "project" / "models" / "users.py").write_text(
-        (project_copy / "project" / "models" / "users.py").read_text() + NICKNAME)
+    append(project_copy, "users", NICKNAME)
     before = versions(project_copy)
 
     made = run_manage(project_copy, "makemigrations", database_url=sqlite_url, input="5\n2\n")
@@ -154,8 +134,7 @@ def test_quitting_the_menu_writes_nothing(project_copy, run_manage, sqlite_url, 
 def test_the_models_own_default_fills_existing_rows_without_a_question(migrated_with_a_user, run_manage, database_url,
                                                                       succeeded):
     project = migrated_with_a_user
-    users = project / "project" / "models" / "users.py"
-    users.write_text(users.read_text() + "    nickname: Mapped[str] = mapped_column(String(50), default='friend')\n")
+    append(project, "users", "    nickname: Mapped[str] = mapped_column(String(50), default='friend')\n")
 
     made = succeeded(run_manage(project, "makemigrations", database_url=database_url))
 

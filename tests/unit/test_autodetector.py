@@ -107,8 +107,8 @@ def test_the_fill_renders_as_add_update_alter_in_that_order():
     assert in_order(
         text,
         "batch_op.add_column(sa.Column('nickname', sa.String(length=50), nullable=True))",
-        "op.execute(sa.table('users', sa.column('nickname')).update().where(sa.column('nickname').is_(None))"
-        ".values({'nickname': 'anon'}))",
+        "op.execute(sa.table('users', sa.column('nickname', sa.String(length=50))).update()"
+        ".where(sa.column('nickname', sa.String(length=50)).is_(None)).values({'nickname': 'anon'}))",
         "batch_op.alter_column('nickname'",
         "nullable=False)",
     )
@@ -287,7 +287,7 @@ def test_a_fill_in_a_schema_names_the_schema():
                                         StubQuestioner(addition="anon"))
 
     assert [op.schema for op in result] == ["hotel", "hotel", "hotel"]
-    assert "sa.table('users', sa.column('nickname'), schema='hotel').update()" in render(result)
+    assert "sa.table('users', sa.column('nickname', sa.String(length=50)), schema='hotel').update()" in render(result)
 
 
 def test_the_not_null_step_after_a_fill_keeps_the_columns_comment():
@@ -361,18 +361,19 @@ def test_the_fill_renderer_adds_the_values_import_to_the_migration():
     context = AutogenContext(MigrationContext.configure(dialect_name="sqlite"),
                              opts={"sqlalchemy_module_prefix": "sa.", "alembic_module_prefix": "op."})
     context.imports = set()
-    fill = FillOp("rooms", "price", decimal.Decimal("9.50"))
+    fill = FillOp("rooms", "price", sa.Numeric(10, 2), decimal.Decimal("9.50"))
 
     text = renderers.dispatch(fill)(context, fill)
 
-    assert text == ("op.execute(sa.table('rooms', sa.column('price')).update()"
-                    ".where(sa.column('price').is_(None)).values({'price': Decimal('9.50')}))")
+    assert text == ("op.execute(sa.table('rooms', sa.column('price', sa.Numeric(precision=10, scale=2))).update()"
+                    ".where(sa.column('price', sa.Numeric(precision=10, scale=2)).is_(None))"
+                    ".values({'price': Decimal('9.50')}))")
     assert context.imports == {"from decimal import Decimal"}
 
 
 def test_the_fill_renderer_refuses_a_value_it_cannot_write():
     with pytest.raises(CommandError):
-        render([FillOp("rooms", "tags", ["a", "b"])])
+        render([FillOp("rooms", "tags", sa.JSON(), ["a", "b"])])
 
 
 # portable and with_cast
@@ -507,7 +508,7 @@ def test_describe_a_new_table_with_its_indexes():
 def test_describe_skips_steps_that_are_part_of_another():
     alter = ops.AlterColumnOp("users", "nickname", modify_nullable=False)
     alter.info["part_of"] = object()
-    fill = FillOp("users", "nickname", "anon")
+    fill = FillOp("users", "nickname", sa.String(50), "anon")
     fill.info["part_of"] = alter
     drop = ops.DropColumnOp("users", "legacy")
 
@@ -516,13 +517,13 @@ def test_describe_skips_steps_that_are_part_of_another():
 
 
 def test_a_fill_on_its_own_has_no_name():
-    assert autodetector.describe([FillOp("users", "nickname", "anon")]) == [("Fill", None)]
+    assert autodetector.describe([FillOp("users", "nickname", sa.String(50), "anon")]) == [("Fill", None)]
 
 
 # ask_renames
 
 
-DIALECT = sqlite.dialect()
+CONTEXT = MigrationContext.configure(dialect_name="sqlite")  # how Alembic compares types
 
 
 def column_change(table_name, added, dropped, schema=None):
@@ -539,7 +540,7 @@ def test_a_column_of_the_same_type_and_nullability_is_asked_about():
     change = column_change("users", [sa.Column("display_name", sa.String(200))], [sa.Column("full_name", sa.String(200))])
     questioner = StubQuestioner(rename=True)
 
-    renames = autodetector.ask_renames([change], DIALECT, questioner)
+    renames = autodetector.ask_renames([change], CONTEXT, questioner)
 
     assert questioner.calls == [("ask_rename", ("users", "full_name", "display_name", "VARCHAR(200)"))]
     assert len(renames) == 1 and isinstance(renames[0], ops.ModifyTableOps)
@@ -555,7 +556,7 @@ def test_a_column_of_the_same_type_and_nullability_is_asked_about():
 def test_a_rename_renders_as_alter_column_with_the_new_name():
     change = column_change("users", [sa.Column("display_name", sa.String(200), nullable=False, server_default="x")],
                            [sa.Column("full_name", sa.String(200), nullable=False, server_default="x")])
-    renames = autodetector.ask_renames([change], DIALECT, StubQuestioner(rename=True))
+    renames = autodetector.ask_renames([change], CONTEXT, StubQuestioner(rename=True))
 
     text = render(renames)
 
@@ -569,7 +570,7 @@ def test_a_rename_renders_as_alter_column_with_the_new_name():
 def test_an_answer_of_no_is_no_rename():
     change = column_change("users", [sa.Column("display_name", sa.String(200))], [sa.Column("full_name", sa.String(200))])
     questioner = StubQuestioner(rename=False)
-    assert autodetector.ask_renames([change], DIALECT, questioner) == []
+    assert autodetector.ask_renames([change], CONTEXT, questioner) == []
     assert len(questioner.calls) == 1
 
 
@@ -580,7 +581,7 @@ def test_an_answer_of_no_is_no_rename():
 ], ids=["length", "type", "nullability"])
 def test_a_column_of_another_shape_is_not_asked_about(added, dropped):
     questioner = StubQuestioner(rename=True)
-    assert autodetector.ask_renames([column_change("users", [added], [dropped])], DIALECT, questioner) == []
+    assert autodetector.ask_renames([column_change("users", [added], [dropped])], CONTEXT, questioner) == []
     assert questioner.calls == []
 
 
@@ -589,7 +590,7 @@ def test_one_added_column_answers_for_one_dropped_column_only():
                            [sa.Column("first_name", sa.String(200)), sa.Column("last_name", sa.String(200))])
     questioner = StubQuestioner(rename=True)
 
-    renames = autodetector.ask_renames([change], DIALECT, questioner)
+    renames = autodetector.ask_renames([change], CONTEXT, questioner)
 
     assert questioner.calls == [("ask_rename", ("users", "first_name", "display_name", "VARCHAR(200)"))]
     assert [(r.ops[0].column_name, r.ops[0].modify_name) for r in renames] == [("first_name", "display_name")]
@@ -600,7 +601,7 @@ def test_after_a_no_the_next_dropped_column_is_asked():
                            [sa.Column("first_name", sa.String(200)), sa.Column("last_name", sa.String(200))])
     questioner = StubQuestioner(rename=lambda table, old, new, kind: old == "last_name")
 
-    renames = autodetector.ask_renames([change], DIALECT, questioner)
+    renames = autodetector.ask_renames([change], CONTEXT, questioner)
 
     assert [args[1] for _, args in questioner.calls] == ["first_name", "last_name"]
     assert [(r.ops[0].column_name, r.ops[0].modify_name) for r in renames] == [("last_name", "display_name")]
@@ -609,7 +610,7 @@ def test_after_a_no_the_next_dropped_column_is_asked():
 def test_a_rename_in_a_schema_keeps_the_schema():
     change = column_change("users", [sa.Column("display_name", sa.String(200))],
                            [sa.Column("full_name", sa.String(200))], schema="hotel")
-    renames = autodetector.ask_renames([change], DIALECT, StubQuestioner(rename=True))
+    renames = autodetector.ask_renames([change], CONTEXT, StubQuestioner(rename=True))
     assert renames[0].schema == "hotel" and renames[0].ops[0].schema == "hotel"
 
 
@@ -618,7 +619,7 @@ def test_a_renamed_column_keeps_its_comment():
     not repeat as ``existing_comment``."""
     change = column_change("users", [sa.Column("display_name", sa.String(200), comment="as shown")],
                            [sa.Column("full_name", sa.String(200), comment="as shown")])
-    renames = autodetector.ask_renames([change], DIALECT, StubQuestioner(rename=True))
+    renames = autodetector.ask_renames([change], CONTEXT, StubQuestioner(rename=True))
     assert renames[0].ops[0].existing_comment == "as shown"
 
 
@@ -634,7 +635,7 @@ def test_a_table_with_the_same_columns_is_asked_about():
                                  [sa.Column("id", sa.Integer, primary_key=True), sa.Column("email", sa.String(200))])
     questioner = StubQuestioner(rename_table=True)
 
-    renames = autodetector.ask_renames([created, dropped], DIALECT, questioner)
+    renames = autodetector.ask_renames([created, dropped], CONTEXT, questioner)
 
     assert questioner.calls == [("ask_rename_table", ("users", "accounts"))]
     assert len(renames) == 1 and type(renames[0]) is ops.RenameTableOp
@@ -658,7 +659,7 @@ def test_a_table_with_other_columns_is_not_asked_about(new_columns):
                                  [sa.Column("id", sa.Integer, primary_key=True), sa.Column("email", sa.String(200))],
                                  new_columns)
     questioner = StubQuestioner(rename_table=True)
-    assert autodetector.ask_renames([created, dropped], DIALECT, questioner) == []
+    assert autodetector.ask_renames([created, dropped], CONTEXT, questioner) == []
     assert questioner.calls == []
 
 
@@ -666,7 +667,7 @@ def test_a_table_answered_no_is_no_rename():
     dropped, created = table_ops("users", "accounts", [sa.Column("id", sa.Integer, primary_key=True)],
                                  [sa.Column("id", sa.Integer, primary_key=True)])
     questioner = StubQuestioner(rename_table=False)
-    assert autodetector.ask_renames([created, dropped], DIALECT, questioner) == []
+    assert autodetector.ask_renames([created, dropped], CONTEXT, questioner) == []
     assert questioner.calls == [("ask_rename_table", ("users", "accounts"))]
 
 
