@@ -179,7 +179,10 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
         tree = ast.parse(source)
         upgrade = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"), None)
         # In source order; sa.Enum(...) before the .drop(...) called on it, which starts at the same place.
-        calls = sorted((node for node in ast.walk(upgrade) if isinstance(node, ast.Call)) if upgrade else [],
+        nodes = list(ast.walk(upgrade)) if upgrade else []
+        # What a column was (alter_column's existing_type) says nothing of what the type is now.
+        before = {id(node.value) for node in nodes if isinstance(node, ast.keyword) and node.arg == "existing_type"}
+        calls = sorted((node for node in nodes if isinstance(node, ast.Call) and id(node) not in before),
                        key=lambda call: (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset))
         for call in calls:
             function = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")

@@ -279,3 +279,14 @@ def test_a_plain_function_called_drop_is_not_a_drop_of_a_type(tmp_path):
     """)]
     assert index.enum_values(paths) == {"kind": ["a", "b"]}
 
+
+
+def test_the_existing_type_of_an_alter_column_is_what_the_type_was_not_what_it_is(tmp_path):
+    """Whatever order the keywords come in, the type_ of an alter_column is the type's values now."""
+    path = tmp_path / "0006_alter.py"
+    path.write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n\ndef upgrade():\n"
+        "    op.alter_column('rooms', 'kind', type_=sa.Enum('a', 'b', 'c', name='kind'),\n"
+        "                    existing_type=sa.Enum('a', 'b', name='kind'))\n")
+
+    assert index.enum_values([str(path)]) == {"kind": ["a", "b", "c"]}
