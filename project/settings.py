@@ -50,9 +50,13 @@ def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Se
     return Settings(base_dir=base_dir, database_url=url, cache_dir=user_cache_dir(base_dir))
 
 
-def user_cache_dir(base_dir: Path) -> Path:
-    """This user's cache for this project: never shared between projects or users."""
+def user_cache_dir(base_dir: Path, environ=os.environ) -> Path | None:
+    """This user's cache for this project: never shared between projects or users. None (no
+    cache) for a user with no home directory, as a container run under an arbitrary uid has."""
     import hashlib
 
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    try:
+        root = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # Path.home(): no HOME and no passwd entry
+        return None
     return root / "manage-migrations" / hashlib.sha256(str(base_dir).encode()).hexdigest()[:16]

@@ -107,3 +107,4 @@ def test_an_unwritable_cache_folder_is_skipped(project_copy, run_manage, sqlite_
     result = run_manage(project_copy, "makemigrations", "--check", database_url=sqlite_url,
                         env={"XDG_CACHE_HOME": str(blocked)})
     assert (result.returncode, result.stdout.splitlines(), result.stderr) == (0, ["No changes detected"], "")
+

@@ -138,3 +138,16 @@ def test_malformed_port_is_a_one_line_command_error_without_the_password(tmp_pat
     text = excinfo.value.format_message()
     assert "\n" not in text
     assert "s3cret" not in text
+
+
+def test_a_user_with_no_home_directory_has_no_cache(monkeypatch, tmp_path):
+    """``docker run -u 12345``: no HOME and no passwd entry, so Path.home() raises. The commands
+    then run with no cache instead of failing."""
+    from project.settings import user_cache_dir
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert user_cache_dir(tmp_path, environ={}) is None
+    assert user_cache_dir(tmp_path, environ={"XDG_CACHE_HOME": str(tmp_path)}).parent == tmp_path / "manage-migrations"
