@@ -131,10 +131,11 @@ def makemigrations(name, empty, dry_run, check, merge, interactive):
 @click.option("--fake", is_flag=True, help="Mark migrations as run without actually running them.")
 @click.option("--plan", is_flag=True, help="Shows a list of the migration actions that will be performed.")
 @click.option("--check", "check_unapplied", is_flag=True, help="Exits with a non-zero status if unapplied migrations exist and does not actually apply migrations.")
+@click.option("--prune", is_flag=True, help="Delete nonexistent migrations from the manage_migrations table.")
 @noinput_option
 @lock_timeout_option
 @common_options
-def migrate(target, fake, plan, check_unapplied, interactive, lock_timeout):
+def migrate(target, fake, plan, check_unapplied, prune, interactive, lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
     TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
@@ -142,6 +143,8 @@ def migrate(target, fake, plan, check_unapplied, interactive, lock_timeout):
     """
     from project import commands
 
+    if prune:
+        return commands.prune(settings(), console())
     pending = commands.migrate(settings(), console(), target=target, fake=fake, lock_timeout=lock_timeout,
                                  plan=plan, check=check_unapplied)
     if check_unapplied and pending:

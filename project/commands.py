@@ -28,25 +28,34 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
 
     migrations = migrations_of(settings)
     leaves = graph.single_head(migrations)
+    known = {m.revision for m in migrations}
 
     def steps_from(connection):
+        """The state wanted and the steps there; with ``fake``, a recorded revision that no
+        file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises."""
         current = database.current_state(connection)
-        wanted = graph.resolve(target, migrations, current) if target else leaves
-        return wanted, graph.plan(migrations, current, wanted)
+        unknown = [revision for revision in current if revision not in known] if fake else []
+        if unknown:
+            current = ()
+        wanted = graph.resolve(target, migrations, current) if target is not None else leaves
+        return wanted, graph.plan(migrations, current, wanted), unknown
 
     def apply(connection):
-        wanted, steps = steps_from(connection)
-        if not steps:  # at head, the deploy hot path: nothing to lock for
-            return carry_out(connection, wanted, steps)
+        wanted, steps, unknown = steps_from(connection)
+        if not steps and not unknown:  # at head, the deploy hot path: nothing to lock for
+            return carry_out(connection, wanted, steps, unknown)
         with database.deploy_lock(connection, lock_timeout, console):
             return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
-    def carry_out(connection, wanted, steps):
+    def carry_out(connection, wanted, steps, unknown):
         """Django's header, then the steps (or the word that there are none)."""
         console.operations(wanted, all_heads=wanted == leaves)
+        if unknown:
+            console.line(f"  Forgetting {', '.join(unknown)}, which no migration file has.")
+            database.forget_versions(connection)
         if not steps:
             console.nothing_to_apply()
-            return False
+            return bool(unknown)
         from project.migrations import run_steps
 
         with database.durable_at_end(connection):
@@ -54,7 +63,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return True
 
     def planned(connection):
-        wanted, steps = steps_from(connection)
+        wanted, steps, _ = steps_from(connection)
         if plan:
             by_id = {m.revision: m for m in migrations}
             console.planned([(revision, forward, index.operations(by_id[revision].path, forward))
@@ -62,6 +71,29 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return bool(steps)
 
     return database.run(database.database_url(settings), planned if plan or check else apply)
+
+
+def prune(settings: Settings, console: Console) -> None:
+    """Django's ``migrate --prune``: forget the applied dates of migrations whose files are gone."""
+    from project import database
+
+    known = {m.revision for m in migrations_of(settings)}
+
+    def forget(connection):
+        gone = sorted(set(database.applied_dates(connection)) - known)
+        console.line(click.style("Pruning migrations:", bold=True))
+        if not gone:
+            console.line("  No migrations to prune.")
+        for revision in gone:
+            console.line(f"  Pruning {APP_LABEL}.{revision}", nl=False)
+            database.forget_history(connection, revision)
+            console.line(console.success(" OK"))
+        missing = [revision for revision in database.current_state(connection) if revision not in known]
+        if missing:
+            raise CommandError(f"The database is at revision '{missing[0]}', which no migration file has: "
+                               "mark it with 'fake' at a migration that exists.")
+
+    database.run(database.database_url(settings), forget)
 
 
 def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:

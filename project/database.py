@@ -33,6 +33,8 @@ HISTORY = sa.Table(
     sa.Column("revision", sa.String(255), primary_key=True),
     sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
 )
+# The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
+BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
 LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
 LOCK_NAME = "manage.py migrate"
@@ -47,6 +49,12 @@ def database_url(settings: Settings) -> URL:
     except (sa.exc.ArgumentError, ValueError):
         raise CommandError("DATABASE_URL is not a database URL of the form dialect://user@host/name.") from None
     backend = url.get_backend_name()
+    if backend not in BACKENDS:
+        raise CommandError(f"Unknown database driver '{backend}' in DATABASE_URL: use one of "
+                           f"{', '.join(f'{name}://' for name in sorted(BACKENDS))}.")
+    if url.host and "@" in url.host:
+        raise CommandError("The password in DATABASE_URL holds a raw '@': URL-encode it (%40), "
+                           "and a ':' as %3A.")
     if backend == "postgres":
         backend = "postgresql"
         url = url.set(drivername="postgresql" + (f"+{url.get_driver_name()}" if "+" in url.drivername else ""))
@@ -61,8 +69,10 @@ def database_url(settings: Settings) -> URL:
 
 
 def where(url: URL) -> str:
-    """The database named for a person: never with its password."""
-    return url.render_as_string(hide_password=True)
+    """The database named for a person: never with its password, whether in the user part or
+    in the query (``?password=``, ``sslpassword=``, as libpq takes them)."""
+    secrets = {key: "***" for key in url.query if "password" in key.lower() or key.lower() in ("pass", "pwd")}
+    return url.update_query_dict(secrets).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def one_line(exc: BaseException) -> str:
@@ -88,6 +98,17 @@ def current_state(connection: sa.Connection) -> tuple[str, ...]:
         state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
     connection.rollback()
     return state
+
+
+def forget_versions(connection: sa.Connection) -> None:
+    """Empty ``alembic_version``, as Alembic's ``stamp --purge`` does, in a transaction of its own."""
+    connection.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
+    connection.commit()
+
+
+def forget_history(connection: sa.Connection, revision: str) -> None:
+    connection.execute(HISTORY.delete().where(HISTORY.c.revision == revision))
+    connection.commit()
 
 
 # Django's migration names can be longer than the 32 characters Alembic gives its version column.
@@ -247,19 +268,23 @@ def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return
+    # PostgreSQL's advisory locks belong to one database; MariaDB's named locks to the whole
+    # server, so its name carries the database's (at most 64 characters): two databases on one
+    # server do not wait for each other.
+    name = {"name": f"{LOCK_NAME} {connection.engine.url.database}"[:64]}
     if backend == "postgresql":
         take, release = f"SELECT pg_try_advisory_lock({LOCK_KEY})", f"SELECT pg_advisory_unlock({LOCK_KEY})"
     elif backend in ("mysql", "mariadb"):
-        take, release = f"SELECT GET_LOCK('{LOCK_NAME}', 0)", f"SELECT RELEASE_LOCK('{LOCK_NAME}')"
+        take, release = "SELECT GET_LOCK(:name, 0)", "SELECT RELEASE_LOCK(:name)"
     else:
         yield
         return
     with connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        _wait_for(lambda: bool(holder.exec_driver_sql(take).scalar()), timeout, console)
+        _wait_for(lambda: bool(holder.execute(sa.text(take), name).scalar()), timeout, console)
         try:
             yield
         finally:
-            holder.exec_driver_sql(release)
+            holder.execute(sa.text(release), name)
 
 
 def _try_flock(handle) -> bool:

@@ -94,6 +94,8 @@ def find(name: str, migrations: list[Migration]) -> str:
 def resolve(target: str, migrations: list[Migration], current: tuple[str, ...]) -> tuple[str, ...]:
     """The state a target names: ``zero``/``base``, ``head``, a name or prefix, or a relative move
     (``+1``, ``-1``, ``0003-1``, ``base+3``, ``head-1``) as Alembic spells them."""
+    if not target.strip():
+        raise CommandError("The migration target is empty: name a migration, or zero to unapply them all.")
     if target in ("zero", "base"):
         return ()
     if target in ("head", "heads"):

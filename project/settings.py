@@ -4,6 +4,7 @@ Like Django's settings module, but the only setting that varies is the database:
 ``DATABASE_URL`` from the process environment, else from ``.env`` beside ``manage.py``
 (or the file given with ``--env-file``), else ``db.sqlite3`` beside ``manage.py``.
 """
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,21 +34,48 @@ class Settings:
 
 
 def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Settings:
-    """Read the settings without touching ``os.environ``: the environment wins over the file."""
+    """Read the settings without touching ``os.environ``: the environment wins over the file.
+    A setting that is there but cannot be used (empty, misspelt, in a file that cannot be
+    read) is an error: guessing would migrate some other database."""
     if env_file is not None and not os.access(env_file, os.R_OK):
         raise CommandError(f"Cannot read the --env-file {env_file}.")
     env_file = env_file or base_dir / ".env"
-    file_values = {}
-    if env_file.exists():
-        from dotenv import dotenv_values  # only then: `--help` and a deploy with no .env never need it
+    file_values = read_env_file(env_file) if env_file.exists() else {}
+    if "DATABASE_URL" in os.environ:
+        url, source = os.environ["DATABASE_URL"], "DATABASE_URL in the environment"
+    else:
+        url, source = file_values.get("DATABASE_URL"), f"DATABASE_URL in {env_file}"
+        if "DATABASE_URL" in file_values and url is None:
+            url = ""  # a line with the name alone
+        misspelt = difflib.get_close_matches("DATABASE_URL", [key for key in file_values if key], n=1, cutoff=0.8)
+        if url is None and misspelt:
+            raise CommandError(f"{env_file} sets {misspelt[0]}, not DATABASE_URL: correct the name, "
+                               "or remove it to use db.sqlite3.")
+    if url is not None and not url.strip():
+        raise CommandError(f"{source} is set but empty: give it a database URL, or unset it to use db.sqlite3.")
+    return Settings(base_dir=base_dir, database_url=url or f"sqlite:///{base_dir / 'db.sqlite3'}",
+                    cache_dir=user_cache_dir(base_dir))
 
-        file_values = dotenv_values(env_file)
-    url = (
-        os.environ.get("DATABASE_URL")
-        or file_values.get("DATABASE_URL")
-        or f"sqlite:///{base_dir / 'db.sqlite3'}"
-    )
-    return Settings(base_dir=base_dir, database_url=url, cache_dir=user_cache_dir(base_dir))
+
+def read_env_file(path: Path) -> dict:
+    """The values of a ``.env`` file, as python-dotenv reads them (with its ``${VAR}``
+    expansion); a line it cannot parse, which it would only warn about and skip, is an error
+    naming the file and line, and so is a file that cannot be read or is not UTF-8 text."""
+    import io
+
+    from dotenv import dotenv_values  # only here: `--help` and a deploy with no .env never need it
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"Cannot read {path}: it is not UTF-8 text.") from None
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise CommandError(f"{path}, line {binding.original.line}: python-dotenv cannot parse this line.")
+    return dotenv_values(stream=io.StringIO(text))
 
 
 def user_cache_dir(base_dir: Path, environ=os.environ) -> Path | None:

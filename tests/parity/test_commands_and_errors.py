@@ -473,7 +473,9 @@ def test_migrate_minus_one_at_zero(project_copy, run_manage, sqlite_url):
 @pytest.mark.parametrize("url, expected", [
     ("not a url", "DATABASE_URL is not a database URL of the form dialect://user@host/name."),
     ("postgresql+nosuchdriver://u@h/db", "Unknown database driver 'postgresql+nosuchdriver' in DATABASE_URL."),
-    ("oracle+oracledb://u@h/db", "The driver for 'oracle+oracledb' is not installed (oracledb)."),
+    ("mysql+mysqldb://u@h/db", "The driver for 'mysql+mysqldb' is not installed (MySQLdb)."),
+    ("oracle+oracledb://u@h/db", "Unknown database driver 'oracle' in DATABASE_URL: use one of "
+                                 "mariadb://, mysql://, postgres://, postgresql://, sqlite://."),
 ])
 def test_bad_database_urls(project_copy, run_manage, url, expected):
     result = run_manage(project_copy, "migrate", database_url=url)

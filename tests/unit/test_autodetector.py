@@ -14,7 +14,6 @@ from alembic.migration import MigrationContext
 from alembic.operations import ops
 from alembic_postgresql_enum.add_postgres_using_to_text import PostgresUsingAlterColumnOp
 from alembic_postgresql_enum.operations import CreateEnumOp, DropEnumOp, SyncEnumValuesOp
-from sqlalchemy.dialects import sqlite
 
 from project import autodetector
 from project.autodetector import FillOp
