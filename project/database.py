@@ -161,6 +161,8 @@ def create_engine(url: URL, **options):
         connect_args = {"timeout": CONNECT_TIMEOUT} if driver == "asyncpg" else {"connect_timeout": CONNECT_TIMEOUT}
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": CONNECT_TIMEOUT}
+        if driver == "pymysql":  # its connect_timeout ends once TCP connects: the greeting needs one too
+            connect_args["read_timeout"] = CONNECT_TIMEOUT
     try:
         if is_async(url):
             from sqlalchemy.ext.asyncio import create_async_engine as factory  # only for async drivers
@@ -173,6 +175,10 @@ def create_engine(url: URL, **options):
         raise CommandError(f"The driver for '{url.drivername}' is not installed ({exc.name}).") from None
     if backend == "sqlite":
         transactional_ddl(getattr(engine, "sync_engine", engine))
+    if "read_timeout" in connect_args:
+        @event.listens_for(engine, "connect")
+        def statements_may_take_their_time(dbapi_connection, connection_record):
+            dbapi_connection._read_timeout = None  # PyMySQL reads it before every packet
     return engine
 
 
@@ -228,6 +234,8 @@ def _connected(engine: sa.Engine, url: URL):
 
 def cannot_connect(url: URL, exc: BaseException) -> CommandError:
     """Host, port and database named; the password never."""
+    if isinstance(exc, TimeoutError):  # asyncpg's says nothing more than its type
+        return CommandError(f"Cannot connect to {where(url)}: no answer within {CONNECT_TIMEOUT} s.")
     return CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}")
 
 

@@ -67,17 +67,22 @@ def test_unreachable_server_names_host_port_and_database_never_the_password(proj
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_a_silent_server_times_out_within_about_ten_seconds(project_copy, run_manage):
+@pytest.mark.parametrize("driver", ["postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "mysql+pymysql"])
+def test_a_silent_server_times_out_within_about_ten_seconds(project_copy, run_manage, driver):
+    """A listener that accepts TCP and never sends its greeting, for every driver installed."""
+    pytest.importorskip(driver.split("+")[1])
     with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
         started = time.monotonic()
-        result = run_manage(project_copy, "migrate", database_url=f"postgresql+psycopg2://u:{PASSWORD}@127.0.0.1:{port}/hotels")
+        result = run_manage(project_copy, "migrate", database_url=f"{driver}://u:{PASSWORD}@127.0.0.1:{port}/hotels")
         elapsed = time.monotonic() - started
 
     assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"127.0.0.1:{port}/hotels" in result.stderr and PASSWORD not in result.stderr
+    assert not result.stderr.rstrip().endswith(":"), result.stderr  # says what happened, not just a type
     assert elapsed < 30  # generous on a busy machine; without the timeout it would hang
 
 
@@ -156,3 +161,16 @@ def test_makemigrations_without_createdb_compares_with_the_database_only_at_head
 
     assert at_head.returncode == 0, at_head.stderr
     assert at_head.stdout.splitlines()[-1] == "No changes detected"
+
+
+def test_on_pymysql_a_statement_may_run_longer_than_the_connect_timeout(mariadb_url):
+    """The greeting's read timeout must not cut a long migration short."""
+    from project import database
+
+    engine = database.create_engine(make_url(mariadb_url))
+    try:
+        with engine.connect() as connection:
+            slept = connection.exec_driver_sql(f"SELECT SLEEP({database.CONNECT_TIMEOUT + 1})").scalar()
+    finally:
+        engine.dispose()
+    assert slept == 0  # 1 would mean it was interrupted
