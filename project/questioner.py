@@ -13,6 +13,8 @@ import sys
 import click
 
 NOT_PROVIDED = object()  # "Ignore for now": change the column to NOT NULL with no fill
+ONE_OFF_DEFAULT = "Provide a one-off default now (will be set on all existing rows with a null value for this column)"
+QUIT = "Quit and manually define a default value in the models."
 
 
 class Quit(click.exceptions.Exit):
@@ -45,8 +47,7 @@ class Questioner:
                 f"It is impossible to add a non-nullable column '{column}' to {table} without "
                 "specifying a default. This is because the database needs something to populate "
                 "existing rows.\nPlease select a fix:",
-                ["Provide a one-off default now (will be set on all existing rows with a null value for this column)",
-                 "Quit and manually define a default value in the models."],
+                [ONE_OFF_DEFAULT, QUIT],
             )
             if choice == 2:
                 raise Quit()
@@ -66,10 +67,10 @@ class Questioner:
                 f"It is impossible to change a nullable column '{column}' on {table} to non-nullable "
                 "without providing a default. This is because the database needs something to "
                 "populate existing rows.\nPlease select a fix:",
-                ["Provide a one-off default now (will be set on all existing rows with a null value for this column)",
+                [ONE_OFF_DEFAULT,
                  "Ignore for now. Existing rows that contain NULL values will have to be handled manually, "
                  "for example with an op.execute() in this or an earlier migration.",
-                 "Quit and manually define a default value in the models."],
+                 QUIT],
             )
             if choice == 3:
                 raise Quit()
