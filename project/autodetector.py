@@ -10,18 +10,18 @@ on SQLite, PostgreSQL and MariaDB:
   or ``rename_table``, which keep the data;
 - a NOT NULL column added to a table with rows is added nullable, filled, then made NOT NULL;
 - a type change carries PostgreSQL's ``USING`` cast; a dropped table is dropped without first
-  dropping the indexes its foreign keys need (MariaDB refuses that).
-
-Enum types on PostgreSQL are alembic-postgresql-enum's, imported by ``migrations/env.py``.
+  dropping the indexes its foreign keys need, and foreign keys go first (MariaDB refuses else);
+- enum types are created, changed and dropped with alembic-postgresql-enum's operations on every
+  backend (on PostgreSQL its own comparison finds them, imported by ``migrations/env.py``).
 """
 import datetime
 import decimal
 import math
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations, render, renderers
 from alembic.operations import Operations, ops
-import sqlalchemy as sa
 from alembic_postgresql_enum import TableReference
 from alembic_postgresql_enum.add_create_type_false import add_create_type_false
 from alembic_postgresql_enum.add_postgres_using_to_text import PostgresUsingAlterColumnOp
@@ -185,10 +185,12 @@ def sync_enums(upgrade: list, downgrade: list, metadata, read_enums) -> tuple[li
              for name, values in defined.items() if name not in declared]
     # MariaDB reflects the ENUM, so Alembic has seen the changed columns' new type already: once is enough.
     seen = {(column.table.name, column.name) for column in changed}
-    upgrade = [without_steps(op, lambda step: isinstance(step, ops.AlterColumnOp)
-                             and (op.table_name, step.column_name) in seen) for op in upgrade]
-    downgrade = [without_steps(op, lambda step: isinstance(step, ops.AlterColumnOp)
-                               and (op.table_name, step.column_name) in seen) for op in downgrade]
+
+    def without_alembics(operation):
+        return without_steps(operation, lambda step: isinstance(step, ops.AlterColumnOp)
+                             and (operation.table_name, step.column_name) in seen)
+
+    upgrade, downgrade = [without_alembics(op) for op in upgrade], [without_alembics(op) for op in downgrade]
     for name in sorted({column.type.name for column in changed}):
         columns = [column for column in changed if column.type.name == name]
         old = defined[name]
