@@ -25,6 +25,7 @@ from project.output import CommandError, Console
 from project.settings import Settings
 
 CONNECT_TIMEOUT = 10
+READ_LOCK_TIMEOUT = 5  # seconds a read of alembic_version waits behind another session's lock
 VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
 # When each migration was applied, which alembic_version does not keep (Django's
 # django_migrations). manage.py writes it in the same transaction as the version table.
@@ -92,12 +93,46 @@ def one_line(exc: BaseException) -> str:
 
 def current_state(connection: sa.Connection) -> tuple[str, ...]:
     """The heads recorded in ``alembic_version``, read without loading Alembic; the read
-    transaction is closed so that each migration can run in a transaction of its own."""
-    state = ()
-    if sa.inspect(connection).has_table(VERSION_TABLE):
-        state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    transaction is closed so that each migration can run in a transaction of its own.
+
+    The read waits at most READ_LOCK_TIMEOUT seconds behind another session's lock on the table
+    (a readiness probe must answer, not hang), then stops in one line naming who holds it."""
+    state, backend = (), connection.dialect.name
+    try:
+        if backend == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{READ_LOCK_TIMEOUT}s'")
+        elif backend in ("mysql", "mariadb"):
+            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {READ_LOCK_TIMEOUT}")
+        if sa.inspect(connection).has_table(VERSION_TABLE):  # SQLite's busy wait (5 s) may end here
+            state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    except sa.exc.OperationalError as exc:
+        if not any(words in str(exc.orig) for words in ("lock timeout", "Lock wait timeout", "database is locked")):
+            raise
+        connection.rollback()
+        raise CommandError(f"{VERSION_TABLE} has been locked by another session for over {READ_LOCK_TIMEOUT} s"
+                           f"{lock_holders(connection, VERSION_TABLE)}; nothing was done.") from None
+    finally:
+        if backend in ("mysql", "mariadb"):
+            connection.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
     connection.rollback()
     return state
+
+
+def lock_holders(connection: sa.Connection, table: str) -> str:
+    """`` (held by pid 4242 'billing-worker', for 12 s)``: who holds a lock on ``table``, as far as
+    the server tells (PostgreSQL's pg_locks); for SQLite, the file; empty for MariaDB."""
+    if connection.dialect.name == "sqlite":
+        return f" (in {connection.engine.url.database})"
+    if connection.dialect.name != "postgresql":
+        return ""
+    rows = connection.execute(sa.text(
+        "SELECT a.pid, a.application_name, EXTRACT(EPOCH FROM now() - a.xact_start) FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.relation = to_regclass(:table) AND l.granted "
+        "AND a.pid <> pg_backend_pid()"), {"table": table}).all()
+    connection.rollback()
+    holders = [f"pid {pid}" + (f" '{name}'" if name else "") + (f", for {age:.0f} s" if age is not None else "")
+               for pid, name, age in rows]
+    return f" (held by {'; '.join(holders)})" if holders else ""
 
 
 def forget_versions(connection: sa.Connection) -> None:
