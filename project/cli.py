@@ -46,6 +46,11 @@ lock_timeout_option = click.option(
     "--lock-timeout", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
     help="How long to wait for another migrate holding the deploy lock.",
 )
+table_lock_timeout_option = click.option(
+    "--table-lock-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    help="How long one migration waits for a table lock another session holds before it is rolled back "
+         "and tried again [default: MIGRATE_TABLE_LOCK_TIMEOUT, else 10].",
+)
 
 
 class ManageGroup(click.Group):
@@ -84,6 +89,13 @@ def console():
     from project.output import Console
 
     return Console(click.get_current_context().meta.get("verbosity", 1))
+
+
+def with_table_lock_timeout(seconds: float | None):
+    """The settings, with ``--table-lock-timeout`` over the environment's when given."""
+    import dataclasses
+
+    return settings() if seconds is None else dataclasses.replace(settings(), table_lock_timeout=seconds)
 
 
 def settings(ctx: click.Context | None = None):
@@ -134,8 +146,9 @@ def makemigrations(name, empty, dry_run, check, merge, interactive):
 @click.option("--prune", is_flag=True, help="Delete nonexistent migrations from the manage_migrations table.")
 @noinput_option
 @lock_timeout_option
+@table_lock_timeout_option
 @common_options
-def migrate(target, fake, plan, check_unapplied, prune, interactive, lock_timeout):
+def migrate(target, fake, plan, check_unapplied, prune, interactive, lock_timeout, table_lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
     TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
@@ -145,8 +158,8 @@ def migrate(target, fake, plan, check_unapplied, prune, interactive, lock_timeou
 
     if prune:
         return commands.prune(settings(), console())
-    pending = commands.migrate(settings(), console(), target=target, fake=fake, lock_timeout=lock_timeout,
-                                 plan=plan, check=check_unapplied)
+    pending = commands.migrate(with_table_lock_timeout(table_lock_timeout), console(), target=target, fake=fake,
+                               lock_timeout=lock_timeout, plan=plan, check=check_unapplied)
     if check_unapplied and pending:
         raise SystemExit(1)
 

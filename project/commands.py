@@ -6,6 +6,7 @@ only to reach the database, Alembic (``project.migrations``) only where a migrat
 be compared, so that ``migrate`` with nothing to do never loads Alembic.
 """
 import os
+import time
 from pathlib import Path
 
 import click
@@ -56,10 +57,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         if not steps:
             console.nothing_to_apply()
             return bool(unknown)
-        from project.migrations import run_steps
-
         with database.durable_at_end(connection):
-            run_steps(settings, connection, steps, console, fake=fake)
+            run_with_lock_retries(settings, connection, steps, console, fake)
         return True
 
     def planned(connection):
@@ -71,6 +70,37 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return bool(steps)
 
     return database.run(database.database_url(settings), planned if plan or check else apply)
+
+
+LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that waited too long for a lock
+
+
+def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool) -> None:
+    """Run the steps; a migration that waits longer than ``settings.table_lock_timeout`` for a
+    lock another session holds is rolled back (so it never keeps the queries queued behind it
+    waiting longer than that) and tried again after a pause, then given up in one line naming
+    the table, who holds it and where the database stands."""
+    from project import database
+    from project.migrations import StepFailed, run_steps
+
+    for delay in (*LOCK_RETRY_DELAYS, None):
+        try:
+            return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout)
+        except StepFailed as failed:
+            if not failed.lock_wait:
+                raise
+            steps = steps[[revision for revision, _ in steps].index(failed.revision):]
+            connection.rollback()
+            table = f" on {failed.table}" if failed.table else ""
+            holders = database.lock_holders(connection, failed.table) if failed.table else ""
+            if delay is None:
+                at = ", ".join(database.current_state(connection)) or "no migration"
+                raise CommandError(f"Migration {failed.revision} waited over {settings.table_lock_timeout:g} s for a "
+                                   f"lock{table}{holders}, {len(LOCK_RETRY_DELAYS) + 1} times; gave up. The database "
+                                   f"is at {at}.") from failed
+            console.line(f"  Waited over {settings.table_lock_timeout:g} s for a lock{table}{holders}; "
+                         f"trying again in {delay} s.")
+            time.sleep(delay)
 
 
 def prune(settings: Settings, console: Console) -> None:

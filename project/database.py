@@ -9,6 +9,7 @@ import asyncio
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -106,7 +107,7 @@ def current_state(connection: sa.Connection) -> tuple[str, ...]:
         if sa.inspect(connection).has_table(VERSION_TABLE):  # SQLite's busy wait (5 s) may end here
             state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
     except sa.exc.OperationalError as exc:
-        if not any(words in str(exc.orig) for words in ("lock timeout", "Lock wait timeout", "database is locked")):
+        if not is_lock_wait(exc):
             raise
         connection.rollback()
         raise CommandError(f"{VERSION_TABLE} has been locked by another session for over {READ_LOCK_TIMEOUT} s"
@@ -116,6 +117,19 @@ def current_state(connection: sa.Connection) -> tuple[str, ...]:
             connection.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
     connection.rollback()
     return state
+
+
+def is_lock_wait(exc: BaseException) -> bool:
+    """Whether an error is a wait for a lock that ran out (PostgreSQL, MariaDB, SQLite)."""
+    return isinstance(exc, sa.exc.OperationalError) and any(
+        words in str(exc.orig) for words in ("lock timeout", "Lock wait timeout", "database is locked"))
+
+
+def waited_table(exc: BaseException) -> str | None:
+    """The table the statement that waited too long was about, read from its SQL."""
+    found = re.search(r'\b(?:ALTER TABLE|UPDATE|INTO|FROM|JOIN|DROP TABLE|ON)\s+(?:ONLY\s+|IF EXISTS\s+)?"?([\w.]+)"?',
+                      getattr(exc, "statement", None) or "", re.IGNORECASE)
+    return found.group(1) if found else None
 
 
 def lock_holders(connection: sa.Connection, table: str) -> str:

@@ -68,18 +68,22 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
 class StepFailed(CommandError):
     """A migration that failed while running; ``reason`` is the error in one line."""
 
-    def __init__(self, revision: str, reason: str, sql: bool = False):
+    def __init__(self, revision: str, reason: str, sql: bool = False, error: BaseException | None = None):
         self.revision, self.reason = revision, reason
+        self.lock_wait = error is not None and database.is_lock_wait(error)  # worth another try
+        self.table = database.waited_table(error) if self.lock_wait else None
         what = f"Cannot write the SQL of {revision}" if sql else f"Migration {revision} failed"
         super().__init__(f"{what}: {reason}")
 
 
-def run_steps(settings, connection, steps, console: Console, fake=False, sql=False) -> None:
+def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
+              lock_timeout: float | None = None) -> None:
     """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
     with ``sql``, print their SQL instead (Alembic's offline mode).
 
     Alembic consumes the step generator lazily, so "Applying X..." is printed just before X
-    runs and " OK" once its transaction (with the version-table update) has committed.
+    runs and " OK" once its transaction (with the version-table update) has committed. With
+    ``lock_timeout``, each migration waits at most that long for a lock another session holds.
     """
     scripts = load_scripts(settings)
     if not sql:
@@ -88,6 +92,9 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         # Rows the plain alembic command left behind for what it unapplied: gone before we start.
         connection.execute(HISTORY.delete().where(HISTORY.c.revision.in_([r for r, forward in steps if forward])))
         connection.commit()
+        if lock_timeout and connection.dialect.name in ("mysql", "mariadb"):
+            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, round(lock_timeout))}")
+            connection.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(lock_timeout))}")
         if console.verbosity >= 3:
             sa.event.listen(connection, "before_cursor_execute",
                             lambda conn, cursor, statement, *args: console.sql(statement))
@@ -102,7 +109,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             else:
                 step = MigrationStep.downgrade_from_script(scripts.revision_map, script)
             if not sql:
-                step.migration_fn = recorded(None if fake else step.migration_fn, connection, revision, forward)
+                wait = lock_timeout if connection.dialect.name == "postgresql" else None
+                step.migration_fn = recorded(None if fake else step.migration_fn, connection, revision, forward, wait)
             console.step_started(revision, forward)
             running, started = revision, time.perf_counter()
             yield step
@@ -125,7 +133,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         if running is None:
             raise
         console.line()
-        raise StepFailed(running, explain(exc), sql) from exc
+        raise StepFailed(running, explain(exc), sql, exc) from exc
 
 
 # Built once: SQLAlchemy then compiles each once per run, not once per migration.
@@ -133,10 +141,13 @@ RECORD_APPLIED = HISTORY.insert()
 RECORD_UNAPPLIED = HISTORY.delete().where(HISTORY.c.revision == sa.bindparam("gone"))
 
 
-def recorded(migration_fn, connection, revision: str, forward: bool):
-    """The step's work followed by its row in the history table, in the step's transaction."""
+def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None):
+    """The step's work followed by its row in the history table, in the step's transaction;
+    on PostgreSQL, the transaction's ``lock_timeout`` first."""
 
     def run(**kw):
+        if lock_timeout:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout * 1000)}ms'")
         if migration_fn is not None:
             migration_fn(**kw)
         if forward:

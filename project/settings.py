@@ -22,6 +22,9 @@ class Settings:
     # Where to keep the index of migration files and makemigrations' scratch database; None
     # keeps nothing.
     cache_dir: Path | None = None
+    # How long one migration waits for a lock on a table another session holds, before it is
+    # rolled back and tried again (PostgreSQL's lock_timeout, MariaDB's lock_wait_timeout).
+    table_lock_timeout: float = 10
 
     @property
     def migrations_dir(self) -> Path:
@@ -53,8 +56,15 @@ def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Se
                                "or remove it to use db.sqlite3.")
     if url is not None and not url.strip():
         raise CommandError(f"{source} is set but empty: give it a database URL, or unset it to use db.sqlite3.")
+    wait = os.environ.get("MIGRATE_TABLE_LOCK_TIMEOUT", file_values.get("MIGRATE_TABLE_LOCK_TIMEOUT")) or "10"
+    try:
+        table_lock_timeout = float(wait)
+    except ValueError:
+        table_lock_timeout = 0
+    if not table_lock_timeout > 0:
+        raise CommandError(f"MIGRATE_TABLE_LOCK_TIMEOUT must be a number of seconds above 0, not {wait!r}.")
     return Settings(base_dir=base_dir, database_url=url or f"sqlite:///{base_dir / 'db.sqlite3'}",
-                    cache_dir=user_cache_dir(base_dir))
+                    cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout)
 
 
 def read_env_file(path: Path) -> dict:

@@ -57,3 +57,81 @@ def test_sqlite_gives_up_naming_the_file(project_copy, run_manage, sqlite_url):
         holder.close()
     assert error == (f"CommandError: alembic_version has been locked by another session for over 5 s (in {path}); "
                      "nothing was done.\n")
+
+
+def users_held_by_the_application(postgres_url):
+    """A session of 'billing-worker' in a transaction that has read users: it holds a lock that
+    0004's ALTER TABLE users must wait for."""
+    engine = sa.create_engine(postgres_url, connect_args={"application_name": "billing-worker"})
+    holder = engine.connect()
+    holder.exec_driver_sql("SELECT count(*) FROM users").scalar()
+    return engine, holder, holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def test_a_migration_behind_an_application_lock_is_retried_then_given_up_at_n_minus_1(project_copy, run_manage,
+                                                                                      postgres_url):
+    assert run_manage(project_copy, "migrate", "0003", database_url=postgres_url).returncode == 0
+    engine, holder, pid = users_held_by_the_application(postgres_url)
+    reader = sa.create_engine(postgres_url)
+    waits = []
+
+    def read_users_meanwhile():
+        time.sleep(2)  # while migrate waits for its lock on users
+        started = time.monotonic()
+        with reader.connect() as connection:
+            connection.exec_driver_sql("SELECT count(*) FROM users").scalar()
+        waits.append(time.monotonic() - started)
+
+    import threading
+    thread = threading.Thread(target=read_users_meanwhile)
+    thread.start()
+    try:
+        result = run_manage(project_copy, "migrate", "--table-lock-timeout", "1", database_url=postgres_url)
+    finally:
+        thread.join()
+        holder.close()
+        engine.dispose()
+        reader.dispose()
+
+    held = f"(held by pid {pid} 'billing-worker', for "
+    assert result.returncode == 1, result
+    assert result.stdout.count("  Waited over 1 s for a lock on users " + held) == 3, result.stdout
+    assert result.stderr.startswith("CommandError: Migration 0004_make_email_unique waited over 1 s for a lock on "
+                                    "users " + held), result.stderr
+    assert result.stderr.endswith(", 4 times; gave up. The database is at 0003_add_users.\n"), result.stderr
+    # A plain SELECT queued behind the migration's lock request waited at most about that long.
+    assert waits and waits[0] < 2.5, waits
+    assert sa.inspect(sa.create_engine(postgres_url)).get_unique_constraints("users") == []
+
+
+def test_a_migration_behind_an_application_lock_runs_once_the_lock_is_free(project_copy, run_manage, postgres_url):
+    assert run_manage(project_copy, "migrate", "0003", database_url=postgres_url).returncode == 0
+    engine, holder, pid = users_held_by_the_application(postgres_url)
+
+    import threading
+    release = threading.Timer(1.5, holder.close)
+    release.start()
+    try:
+        result = run_manage(project_copy, "migrate", "--table-lock-timeout", "1", database_url=postgres_url)
+    finally:
+        release.join()
+        engine.dispose()
+
+    assert result.returncode == 0, result
+    assert "  Waited over 1 s for a lock on users" in result.stdout
+    assert result.stdout.splitlines()[-1] == "  Applying 0004_make_email_unique... OK"
+
+
+def test_mariadb_gives_a_migration_behind_an_application_lock_up_at_n_minus_1(project_copy, run_manage, mariadb_url):
+    assert run_manage(project_copy, "migrate", "0003", database_url=mariadb_url).returncode == 0
+    engine = sa.create_engine(mariadb_url)
+    with engine.connect() as holder:
+        holder.exec_driver_sql("SELECT count(*) FROM users").scalar()  # its transaction holds users' metadata lock
+        result = run_manage(project_copy, "migrate", "--table-lock-timeout", "1", database_url=mariadb_url)
+        holder.rollback()
+    engine.dispose()
+
+    assert result.returncode == 1, result
+    assert result.stdout.count("  Waited over 1 s for a lock on users; trying again in ") == 3, result.stdout
+    assert result.stderr == ("CommandError: Migration 0004_make_email_unique waited over 1 s for a lock on users, "
+                             "4 times; gave up. The database is at 0003_add_users.\n")
