@@ -151,3 +151,19 @@ def test_a_user_with_no_home_directory_has_no_cache(monkeypatch, tmp_path):
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert user_cache_dir(tmp_path, environ={}) is None
     assert user_cache_dir(tmp_path, environ={"XDG_CACHE_HOME": str(tmp_path)}).parent == tmp_path / "manage-migrations"
+
+
+def test_the_table_lock_timeout_comes_from_the_environment_or_dot_env(tmp_path, no_database_url, monkeypatch):
+    monkeypatch.delenv("MIGRATE_TABLE_LOCK_TIMEOUT", raising=False)
+    assert load_settings(base_dir=tmp_path).table_lock_timeout == 10
+    (tmp_path / ".env").write_text("MIGRATE_TABLE_LOCK_TIMEOUT=2.5\n")
+    assert load_settings(base_dir=tmp_path).table_lock_timeout == 2.5
+    monkeypatch.setenv("MIGRATE_TABLE_LOCK_TIMEOUT", "4")
+    assert load_settings(base_dir=tmp_path).table_lock_timeout == 4
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+def test_a_table_lock_timeout_that_is_not_a_positive_number_is_an_error(tmp_path, no_database_url, monkeypatch, value):
+    monkeypatch.setenv("MIGRATE_TABLE_LOCK_TIMEOUT", value)
+    with pytest.raises(CommandError, match="MIGRATE_TABLE_LOCK_TIMEOUT must be a number of seconds above 0"):
+        load_settings(base_dir=tmp_path)
