@@ -61,7 +61,7 @@ def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Se
         table_lock_timeout = float(wait)
     except ValueError:
         table_lock_timeout = 0
-    if not table_lock_timeout > 0:
+    if not 0 < table_lock_timeout < float("inf"):
         raise CommandError(f"MIGRATE_TABLE_LOCK_TIMEOUT must be a number of seconds above 0, not {wait!r}.")
     return Settings(base_dir=base_dir, database_url=url or f"sqlite:///{base_dir / 'db.sqlite3'}",
                     cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout)

@@ -162,7 +162,7 @@ def test_the_table_lock_timeout_comes_from_the_environment_or_dot_env(tmp_path, 
     assert load_settings(base_dir=tmp_path).table_lock_timeout == 4
 
 
-@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "inf", "nan"])
 def test_a_table_lock_timeout_that_is_not_a_positive_number_is_an_error(tmp_path, no_database_url, monkeypatch, value):
     monkeypatch.setenv("MIGRATE_TABLE_LOCK_TIMEOUT", value)
     with pytest.raises(CommandError, match="MIGRATE_TABLE_LOCK_TIMEOUT must be a number of seconds above 0"):
