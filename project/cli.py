@@ -47,7 +47,7 @@ lock_timeout_option = click.option(
     help="How long to wait for another migrate holding the deploy lock.",
 )
 table_lock_timeout_option = click.option(
-    "--table-lock-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    "--table-lock-timeout", type=click.FloatRange(min=0, min_open=True, max=86400), metavar="SECONDS",
     help="How long one migration waits for a table lock another session holds before it is rolled back "
          "and tried again [default: MIGRATE_TABLE_LOCK_TIMEOUT, else 10].",
 )
