@@ -35,34 +35,40 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         """The state wanted and the steps there; with ``fake``, a recorded revision that no
         file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises."""
         current = database.current_state(connection)
+        left = database.unfinished(connection)
+        if left and not fake:
+            raise CommandError(unfinished_error(*left[0], migrations))
         unknown = [revision for revision in current if revision not in known] if fake else []
         if unknown:
             current = ()
         wanted = graph.resolve(target, migrations, current) if target is not None else leaves
-        return wanted, graph.plan(migrations, current, wanted), unknown
+        return wanted, graph.plan(migrations, current, wanted), unknown, left
 
     def apply(connection):
-        wanted, steps, unknown = steps_from(connection)
-        if not steps and not unknown:  # at head, the deploy hot path: nothing to lock for
-            return carry_out(connection, wanted, steps, unknown)
+        wanted, steps, unknown, left = steps_from(connection)
+        if not (steps or unknown or left):  # at head, the deploy hot path: nothing to lock for
+            return carry_out(connection, wanted, steps, unknown, left)
         with database.deploy_lock(connection, lock_timeout, console):
             return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
-    def carry_out(connection, wanted, steps, unknown):
+    def carry_out(connection, wanted, steps, unknown, left):
         """Django's header, then the steps (or the word that there are none)."""
         console.operations(wanted, all_heads=wanted == leaves)
         if unknown:
             console.line(f"  Forgetting {', '.join(unknown)}, which no migration file has.")
             database.forget_versions(connection)
+        if left:  # fake is the way out the error names
+            console.line(f"  Forgetting that {', '.join(revision for revision, _ in left)} did not finish.")
+            database.forget_unfinished(connection)
         if not steps:
             console.nothing_to_apply()
-            return bool(unknown)
+            return bool(unknown or left)
         with database.durable_at_end(connection):
             run_with_lock_retries(settings, connection, steps, console, fake)
         return True
 
     def planned(connection):
-        wanted, steps, _ = steps_from(connection)
+        wanted, steps, _, _ = steps_from(connection)
         if plan:
             by_id = {m.revision: m for m in migrations}
             console.planned([(revision, forward, index.operations(by_id[revision].path, forward))
@@ -70,6 +76,17 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return bool(steps)
 
     return database.run(database.database_url(settings), planned if plan or check else apply)
+
+
+def unfinished_error(revision: str, forward: bool, migrations: list[graph.Migration]) -> str:
+    """golang-migrate's "dirty" version, named, with the two ways out."""
+    parents = next((m.parents for m in migrations if m.revision == revision), ())
+    before = ", ".join(parents) or "zero"
+    done, undone = (revision, before) if forward else (before, revision)
+    what = "Migration" if forward else "Unapplying"
+    return (f"{what} {revision} was started and did not finish, and this database cannot roll back what it did: "
+            f"if all of it is in, run 'python manage.py fake {done}'; if not, undo what it did and run "
+            f"'python manage.py fake {undone}'.")
 
 
 LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that waited too long for a lock
@@ -136,15 +153,17 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False) -> 
 
     def read(connection):
         dates = database.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
-        return database.current_state(connection), dates
+        return database.current_state(connection), dates, database.unfinished(connection)
 
-    state, dates = database.run(database.database_url(settings), read)
+    state, dates, left = database.run(database.database_url(settings), read)
     applied = graph.applied(state, migrations)
     names = [m.revision for m in migrations]
     if plan:
         console.migration_plan(names, {m.revision: m.parents for m in migrations}, applied)
     else:
-        console.migration_list(names, applied, dates)
+        console.migration_list(names, applied, dates, {revision for revision, _ in left})
+    if left:
+        raise CommandError(unfinished_error(*left[0], migrations))
 
 
 def sqlmigrate(settings: Settings, console: Console, target: str, backwards: bool = False) -> None:

@@ -35,6 +35,13 @@ HISTORY = sa.Table(
     sa.Column("revision", sa.String(255), primary_key=True),
     sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
 )
+# Migrations started and not finished, on a backend that cannot roll back DDL (MariaDB): each
+# row is written and committed before its migration runs, and deleted once it has committed.
+UNFINISHED = sa.Table(
+    "manage_migrations_unfinished", sa.MetaData(),
+    sa.Column("revision", sa.String(255), primary_key=True),
+    sa.Column("forward", sa.Boolean, nullable=False),
+)
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
@@ -147,6 +154,36 @@ def lock_holders(connection: sa.Connection, table: str) -> str:
     holders = [f"pid {pid}" + (f" '{name}'" if name else "") + (f", for {age:.0f} s" if age is not None else "")
                for pid, name, age in rows]
     return f" (held by {'; '.join(holders)})" if holders else ""
+
+
+def rolls_back_ddl(connection: sa.Connection) -> bool:
+    """Whether a failed migration leaves nothing of its DDL behind (PostgreSQL, SQLite as we
+    run it); MariaDB and MySQL commit each DDL statement as it runs."""
+    return connection.dialect.name not in ("mysql", "mariadb")
+
+
+def unfinished(connection: sa.Connection) -> list[tuple[str, bool]]:
+    """The migrations started and not finished, as ``(revision, forward)``; none where DDL rolls back."""
+    if rolls_back_ddl(connection) or not sa.inspect(connection).has_table(UNFINISHED.name):
+        return []
+    rows = [tuple(row) for row in connection.execute(sa.select(UNFINISHED.c.revision, UNFINISHED.c.forward))]
+    connection.rollback()
+    return rows
+
+
+def mark_unfinished(connection: sa.Connection, revision: str, forward: bool | None) -> None:
+    """Record (``forward`` True or False) or clear (None) a migration as started, and commit."""
+    if forward is None:
+        connection.execute(UNFINISHED.delete().where(UNFINISHED.c.revision == revision))
+    else:
+        UNFINISHED.create(connection, checkfirst=True)
+        connection.execute(UNFINISHED.insert(), {"revision": revision, "forward": forward})
+    connection.commit()
+
+
+def forget_unfinished(connection: sa.Connection) -> None:
+    connection.execute(UNFINISHED.delete())
+    connection.commit()
 
 
 def forget_versions(connection: sa.Connection) -> None:

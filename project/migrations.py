@@ -99,10 +99,13 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             sa.event.listen(connection, "before_cursor_execute",
                             lambda conn, cursor, statement, *args: console.sql(statement))
     running = None
+    marked = not sql and not fake and not database.rolls_back_ddl(connection)
 
     def alembic_steps(heads, context):
         nonlocal running
         for revision, forward in steps:
+            if marked:  # committed before the DDL, which MariaDB cannot take back
+                database.mark_unfinished(connection, revision, forward)
             script = scripts.get_revision(revision)
             if forward:
                 step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
@@ -114,6 +117,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             console.step_started(revision, forward)
             running, started = revision, time.perf_counter()
             yield step
+            if marked:
+                database.mark_unfinished(connection, revision, None)
             console.step_finished(fake, time.perf_counter() - started)
             running = None
 

@@ -72,10 +72,13 @@ class Console:
 
     # showmigrations: each list in one write, not one flush per migration
 
-    def migration_list(self, names: list[str], applied: set[str], dates: dict) -> None:
+    def migration_list(self, names: list[str], applied: set[str], dates: dict, unfinished: set[str] = frozenset()) -> None:
         rows = []
         for name in names:
             when = f" (applied at {dates[name]:%Y-%m-%d %H:%M:%S})" if self.verbosity >= 2 and name in applied and name in dates else ""
+            if name in unfinished:
+                rows.append(f" [!] {name} (started, not finished)")
+                continue
             rows.append(f" [{'X' if name in applied else ' '}] {name}{when}")
         self.line("\n".join([click.style(APP_LABEL, bold=True), *(rows or [" (no migrations)"])]))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 def write_migration(project: Path, revision: str, parent: str | None, upgrade: str = "pass",
                     downgrade: str = "pass", head: str = "", filename: str | None = None) -> Path:
     """``migrations/versions/<revision>.py`` (or ``filename``) in ``project``. A multi-line
-    ``upgrade`` or ``downgrade`` continues with 16 spaces; ``head`` goes after the imports."""
+    ``upgrade`` or ``downgrade`` continues with 12 spaces; ``head`` goes after the imports."""
     path = project / "migrations" / "versions" / (filename or f"{revision}.py")
     path.write_text(textwrap.dedent(f'''\
         """{revision}"""

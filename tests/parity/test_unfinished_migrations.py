@@ -1,0 +1,96 @@
+"""MariaDB commits DDL as it runs, so a migration that fails or is killed half-way cannot be
+rolled back. It is recorded as started before it runs and as done after; a later ``migrate`` or
+``showmigrations`` that finds it unfinished stops in one line naming it and the two ways out,
+and ``fake`` (the way out) works. Through ``python manage.py``."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import sqlalchemy as sa
+from migration_file import write_migration
+
+HALF_DONE = """op.create_table('bookings', sa.Column('id', sa.Integer(), primary_key=True))
+            op.execute('{then}')"""
+ADVICE = ("CommandError: Migration 0005_bookings was started and did not finish, and this database cannot roll back "
+          "what it did: if all of it is in, run 'python manage.py fake 0005_bookings'; if not, undo what it did and "
+          "run 'python manage.py fake 0004_make_email_unique'.\n")
+
+
+def tables(url: str) -> set:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, statement: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def test_a_failed_migration_on_mariadb_is_named_until_faked(project_copy, run_manage, mariadb_url):
+    assert run_manage(project_copy, "migrate", database_url=mariadb_url).returncode == 0
+    migration = write_migration(project_copy, "0005_bookings", "0004_make_email_unique",
+                                HALF_DONE.format(then="SELECT * FROM nowhere"), "op.drop_table('bookings')")
+
+    failed = run_manage(project_copy, "migrate", database_url=mariadb_url)
+    assert failed.returncode == 1 and failed.stderr.startswith("CommandError: Migration 0005_bookings failed: ")
+    assert "bookings" in tables(mariadb_url)  # MariaDB kept the CREATE TABLE
+
+    again = run_manage(project_copy, "migrate", database_url=mariadb_url)
+    shown = run_manage(project_copy, "showmigrations", database_url=mariadb_url)
+    assert (again.returncode, again.stderr) == (1, ADVICE)
+    assert (shown.returncode, shown.stderr) == (1, ADVICE)
+    assert " [!] 0005_bookings (started, not finished)" in shown.stdout.splitlines()
+
+    # The second way out, as the line says: undo what it did, then fake the migration before it.
+    execute(mariadb_url, "DROP TABLE bookings")
+    faked = run_manage(project_copy, "fake", "0004", database_url=mariadb_url)
+    assert faked.returncode == 0, faked.stderr
+    assert "  Forgetting that 0005_bookings did not finish." in faked.stdout.splitlines()
+    migration.write_text(migration.read_text().replace("op.execute('SELECT * FROM nowhere')", "pass"))
+    fixed = run_manage(project_copy, "migrate", database_url=mariadb_url)
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.splitlines()[-1] == "  Applying 0005_bookings... OK"
+
+
+def test_a_migration_killed_half_way_on_mariadb_is_named(project_copy, mariadb_url, tmp_path):
+    """kill -9 after the CREATE TABLE and before the migration ends."""
+    env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": mariadb_url,
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    manage = [sys.executable, str(project_copy / "manage.py")]
+    assert subprocess.run([*manage, "migrate"], env=env, capture_output=True).returncode == 0
+    write_migration(project_copy, "0005_bookings", "0004_make_email_unique", HALF_DONE.format(then="SELECT SLEEP(60)"),
+                    "op.drop_table('bookings')")
+
+    running = subprocess.Popen([*manage, "migrate"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while "bookings" not in tables(mariadb_url) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(running.pid, signal.SIGKILL)
+    finally:
+        running.wait()
+
+    result = subprocess.run([*manage, "migrate"], env=env, capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (1, ADVICE)
+    # The first way out: its changes are in, so fake the migration itself.
+    assert subprocess.run([*manage, "fake", "0005"], env=env, capture_output=True).returncode == 0
+    after = subprocess.run([*manage, "migrate"], env=env, capture_output=True, text=True)
+    assert (after.returncode, after.stdout.splitlines()[-1]) == (0, "  No migrations to apply.")
+
+
+def test_postgresql_rolls_a_failed_migration_back_and_records_nothing(project_copy, run_manage, postgres_url):
+    assert run_manage(project_copy, "migrate", database_url=postgres_url).returncode == 0
+    write_migration(project_copy, "0005_bookings", "0004_make_email_unique",
+                    HALF_DONE.format(then="SELECT * FROM nowhere"), "op.drop_table('bookings')")
+
+    for _ in range(2):  # the same error again: the database is exactly at 0004
+        failed = run_manage(project_copy, "migrate", database_url=postgres_url)
+        assert failed.returncode == 1 and failed.stderr.startswith("CommandError: Migration 0005_bookings failed: ")
+    assert not {"bookings", "manage_migrations_unfinished"} & tables(postgres_url)
