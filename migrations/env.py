@@ -10,7 +10,7 @@ import logging
 from alembic import context
 
 from project import database
-from project.database import HISTORY
+from project.database import HISTORY, UNFINISHED
 from project.settings import load_settings
 
 config = context.config
@@ -40,8 +40,8 @@ options = dict(
     compare_server_default=True,
     # One transaction per migration: a failure leaves the database at the one before.
     transaction_per_migration=True,
-    # manage.py's own record of when each migration ran is not one of the models.
-    include_name=lambda name, type_, parent_names: not (type_ == "table" and name == HISTORY.name),
+    # manage.py's own records (when each migration ran, which did not finish) are not models.
+    include_name=lambda name, type_, parent_names: not (type_ == "table" and name in (HISTORY.name, UNFINISHED.name)),
 )
 
 

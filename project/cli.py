@@ -65,6 +65,13 @@ class ManageGroup(click.Group):
 
                 traceback.print_exc()
             raise
+        except KeyboardInterrupt as exc:
+            import signal
+
+            if ctx.meta.get("traceback"):
+                raise
+            click.echo(getattr(exc, "message", "Interrupted."), err=True)
+            raise click.exceptions.Exit(128 + getattr(exc, "signum", signal.SIGINT)) from None
         except Exception as exc:
             if ctx.meta.get("traceback") or type(exc).__module__.split(".")[0] not in ("sqlalchemy", "alembic"):
                 raise
@@ -216,4 +223,15 @@ def check(with_database):
 
 
 def main():
+    """``manage.py``: SIGINT and SIGTERM both stop a command the way Ctrl-C does (exit 130, 143)."""
+    import signal
+
+    from project.output import Interrupted
+
+    def stop(signum, frame):
+        Interrupted.received = signum
+        raise Interrupted(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
     cli(prog_name=None)

@@ -172,11 +172,12 @@ def unfinished(connection: sa.Connection) -> list[tuple[str, bool]]:
 
 
 def mark_unfinished(connection: sa.Connection, revision: str, forward: bool | None) -> None:
-    """Record (``forward`` True or False) or clear (None) a migration as started, and commit."""
-    if forward is None:
-        connection.execute(UNFINISHED.delete().where(UNFINISHED.c.revision == revision))
-    else:
+    """Record (``forward`` True or False) or clear (None) a migration as started, and commit.
+    A record left by a try that waited too long for a lock is replaced by the next try's."""
+    if forward is not None:
         UNFINISHED.create(connection, checkfirst=True)
+    connection.execute(UNFINISHED.delete().where(UNFINISHED.c.revision == revision))
+    if forward is not None:
         connection.execute(UNFINISHED.insert(), {"revision": revision, "forward": forward})
     connection.commit()
 

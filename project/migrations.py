@@ -5,6 +5,7 @@ run or be written: the deploy hot path (``migrate`` with nothing to do) never lo
 Steps run through Alembic's own ``EnvironmentContext``, so ``migrations/env.py`` stays a
 normal Alembic environment.
 """
+import signal
 import time
 from argparse import Namespace
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from mako.template import Template
 
 from project import database
 from project.database import HISTORY
-from project.output import CommandError, Console
+from project.output import CommandError, Console, Interrupted
 from project.settings import Settings
 
 
@@ -115,7 +116,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 step.migration_fn = recorded(None if fake else step.migration_fn, connection, revision, forward, wait)
             console.step_started(revision, forward)
-            running, started = revision, time.perf_counter()
+            running, started = (revision, forward), time.perf_counter()
             yield step
             if marked:
                 database.mark_unfinished(connection, revision, None)
@@ -134,11 +135,27 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             connection.commit()
     except CommandError:
         raise
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
+            console.line()
+            raise stopped_by(exc, connection, running) from exc
         if running is None:
             raise
         console.line()
-        raise StepFailed(running, explain(exc), sql, exc) from exc
+        raise StepFailed(running[0], explain(exc), sql, exc) from exc
+
+
+def stopped_by(exc: BaseException, connection, running: tuple[str, bool] | None) -> Interrupted:
+    """A signal arrived (psycopg2's wait callback turns Ctrl-C into a cancelled query): the
+    step's transaction is rolled back; say where the database stands."""
+    try:
+        connection.rollback()
+        at = ", ".join(database.current_state(connection)) or "no migration"
+    except Exception:
+        at = "where the last migration reported OK left it"
+    doing = f" while {'applying' if running[1] else 'unapplying'} {running[0]}" if running else ""
+    return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT,
+                       f"Interrupted{doing}: the database is at {at}.")
 
 
 # Built once: SQLAlchemy then compiles each once per run, not once per migration.

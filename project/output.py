@@ -19,6 +19,17 @@ class CommandError(click.ClickException):
         click.echo(click.style(f"CommandError: {self.format_message()}", fg="red"), file=file, err=True, color=color)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM (a container stopping): the command stops, its open
+    transaction rolled back and its locks released, and says where the database stands."""
+
+    received: int | None = None  # the signal, once one arrived: a wait callback may swallow the exception
+
+    def __init__(self, signum: int, message: str = "Interrupted."):
+        super().__init__(message)
+        self.signum, self.message = signum, message
+
+
 class Console:
     def __init__(self, verbosity: int = 1):
         self.verbosity = verbosity

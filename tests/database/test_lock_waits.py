@@ -109,7 +109,7 @@ def test_a_migration_behind_an_application_lock_runs_once_the_lock_is_free(proje
     engine, holder, pid = users_held_by_the_application(postgres_url)
 
     import threading
-    release = threading.Timer(1.5, holder.close)
+    release = threading.Timer(4, holder.close)  # after a first wait of 1 s, whatever the start-up takes
     release.start()
     try:
         result = run_manage(project_copy, "migrate", "--table-lock-timeout", "1", database_url=postgres_url)
