@@ -10,7 +10,8 @@ import logging
 from alembic import context
 
 from project import database
-from project.database import HISTORY, UNFINISHED
+from project.database import HISTORY
+from project.deploy import UNFINISHED
 from project.settings import load_settings
 
 config = context.config

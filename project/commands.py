@@ -6,7 +6,6 @@ only to reach the database, Alembic (``project.migrations``) only where a migrat
 be compared, so that ``migrate`` with nothing to do never loads Alembic.
 """
 import os
-import time
 from pathlib import Path
 
 import click
@@ -25,7 +24,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
     under the deploy lock so that concurrent deploys run each migration once. With ``plan``
     or ``check``, only say what would run. Returns whether anything was (or would be) run."""
-    from project import database
+    from project import database, deploy
 
     migrations = migrations_of(settings)
     leaves = graph.single_head(migrations)
@@ -35,9 +34,9 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         """The state wanted and the steps there; with ``fake``, a recorded revision that no
         file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises."""
         current = database.current_state(connection)
-        left = database.unfinished(connection)
+        left = deploy.unfinished(connection)
         if left and not fake:
-            raise CommandError(unfinished_error(*left[0], migrations))
+            raise CommandError(deploy.unfinished_error(*left[0], migrations))
         unknown = [revision for revision in current if revision not in known] if fake else []
         if unknown:
             current = ()
@@ -48,7 +47,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         wanted, steps, unknown, left = steps_from(connection)
         if not (steps or unknown or left):  # at head, the deploy hot path: nothing to lock for
             return carry_out(connection, wanted, steps, unknown, left)
-        with database.deploy_lock(connection, lock_timeout, console):
+        with deploy.deploy_lock(connection, lock_timeout, console):
             return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
     def carry_out(connection, wanted, steps, unknown, left):
@@ -59,12 +58,12 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             database.forget_versions(connection)
         if left:  # fake is the way out the error names
             console.line(f"  Forgetting that {', '.join(revision for revision, _ in left)} did not finish.")
-            database.forget_unfinished(connection)
+            deploy.forget_unfinished(connection)
         if not steps:
             console.nothing_to_apply()
             return bool(unknown or left)
         with database.durable_at_end(connection):
-            run_with_lock_retries(settings, connection, steps, console, fake)
+            deploy.run_with_lock_retries(settings, connection, steps, console, fake)
         return True
 
     def planned(connection):
@@ -76,48 +75,6 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return bool(steps)
 
     return database.run(database.database_url(settings), planned if plan or check else apply)
-
-
-def unfinished_error(revision: str, forward: bool, migrations: list[graph.Migration]) -> str:
-    """golang-migrate's "dirty" version, named, with the two ways out."""
-    parents = next((m.parents for m in migrations if m.revision == revision), ())
-    before = ", ".join(parents) or "zero"
-    done, undone = (revision, before) if forward else (before, revision)
-    what = "Migration" if forward else "Unapplying"
-    return (f"{what} {revision} was started and did not finish, and this database cannot roll back what it did: "
-            f"if all of it is in, run 'python manage.py fake {done}'; if not, undo what it did and run "
-            f"'python manage.py fake {undone}'.")
-
-
-LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that waited too long for a lock
-
-
-def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool) -> None:
-    """Run the steps; a migration that waits longer than ``settings.table_lock_timeout`` for a
-    lock another session holds is rolled back (so it never keeps the queries queued behind it
-    waiting longer than that) and tried again after a pause, then given up in one line naming
-    the table, who holds it and where the database stands."""
-    from project import database
-    from project.migrations import StepFailed, run_steps
-
-    for delay in (*LOCK_RETRY_DELAYS, None):
-        try:
-            return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout)
-        except StepFailed as failed:
-            if not failed.lock_wait:
-                raise
-            steps = steps[[revision for revision, _ in steps].index(failed.revision):]
-            connection.rollback()
-            table = f" on {failed.table}" if failed.table else ""
-            holders = database.lock_holders(connection, failed.table) if failed.table else ""
-            if delay is None:
-                at = ", ".join(database.current_state(connection)) or "no migration"
-                raise CommandError(f"Migration {failed.revision} waited over {settings.table_lock_timeout:g} s for a "
-                                   f"lock{table}{holders}, {len(LOCK_RETRY_DELAYS) + 1} times; gave up. The database "
-                                   f"is at {at}.") from failed
-            console.line(f"  Waited over {settings.table_lock_timeout:g} s for a lock{table}{holders}; "
-                         f"trying again in {delay} s.")
-            time.sleep(delay)
 
 
 def prune(settings: Settings, console: Console) -> None:
@@ -145,7 +102,7 @@ def prune(settings: Settings, console: Console) -> None:
 
 def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:
     """Django's showmigrations: every migration in order, marked when applied (and when, at -v 2)."""
-    from project import database
+    from project import database, deploy
 
     migrations = graph.in_order(migrations_of(settings))
     if plan:
@@ -153,7 +110,7 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False) -> 
 
     def read(connection):
         dates = database.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
-        return database.current_state(connection), dates, database.unfinished(connection)
+        return database.current_state(connection), dates, deploy.unfinished(connection)
 
     state, dates, left = database.run(database.database_url(settings), read)
     applied = graph.applied(state, migrations)
@@ -163,7 +120,7 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False) -> 
     else:
         console.migration_list(names, applied, dates, {revision for revision, _ in left})
     if left:
-        raise CommandError(unfinished_error(*left[0], migrations))
+        raise CommandError(deploy.unfinished_error(*left[0], migrations))
 
 
 def sqlmigrate(settings: Settings, console: Console, target: str, backwards: bool = False) -> None:

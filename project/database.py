@@ -6,13 +6,11 @@ work of a command is a function of one synchronous Connection; ``run`` hands it 
 for async drivers (through ``run_sync``), so env.py and the migrations never see the difference.
 """
 import asyncio
-import fcntl
 import importlib.util
 import os
 import re
 import shutil
 import subprocess
-import time
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
@@ -22,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from project.output import CommandError, Console
+from project.output import CommandError
 from project.settings import Settings
 
 CONNECT_TIMEOUT = 10
@@ -35,20 +33,8 @@ HISTORY = sa.Table(
     sa.Column("revision", sa.String(255), primary_key=True),
     sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
 )
-# Migrations started and not finished, on a backend that cannot roll back DDL (MariaDB): each
-# row is written and committed before its migration runs, and deleted once it has committed.
-UNFINISHED = sa.Table(
-    "manage_migrations_unfinished", sa.MetaData(),
-    sa.Column("revision", sa.String(255), primary_key=True),
-    sa.Column("forward", sa.Boolean, nullable=False),
-)
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
-# The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
-LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
-LOCK_NAME = "manage.py migrate"
-
-
 def database_url(settings: Settings) -> URL:
     """The settings' URL as SQLAlchemy's URL: ``postgres://`` as ``postgresql://``, a bare
     ``postgresql://`` on psycopg 3 when installed and psycopg2 otherwise, a relative SQLite
@@ -154,37 +140,6 @@ def lock_holders(connection: sa.Connection, table: str) -> str:
     holders = [f"pid {pid}" + (f" '{name}'" if name else "") + (f", for {age:.0f} s" if age is not None else "")
                for pid, name, age in rows]
     return f" (held by {'; '.join(holders)})" if holders else ""
-
-
-def rolls_back_ddl(connection: sa.Connection) -> bool:
-    """Whether a failed migration leaves nothing of its DDL behind (PostgreSQL, SQLite as we
-    run it); MariaDB and MySQL commit each DDL statement as it runs."""
-    return connection.dialect.name not in ("mysql", "mariadb")
-
-
-def unfinished(connection: sa.Connection) -> list[tuple[str, bool]]:
-    """The migrations started and not finished, as ``(revision, forward)``; none where DDL rolls back."""
-    if rolls_back_ddl(connection) or not sa.inspect(connection).has_table(UNFINISHED.name):
-        return []
-    rows = [tuple(row) for row in connection.execute(sa.select(UNFINISHED.c.revision, UNFINISHED.c.forward))]
-    connection.rollback()
-    return rows
-
-
-def mark_unfinished(connection: sa.Connection, revision: str, forward: bool | None) -> None:
-    """Record (``forward`` True or False) or clear (None) a migration as started, and commit.
-    A record left by a try that waited too long for a lock is replaced by the next try's."""
-    if forward is not None:
-        UNFINISHED.create(connection, checkfirst=True)
-    connection.execute(UNFINISHED.delete().where(UNFINISHED.c.revision == revision))
-    if forward is not None:
-        connection.execute(UNFINISHED.insert(), {"revision": revision, "forward": forward})
-    connection.commit()
-
-
-def forget_unfinished(connection: sa.Connection) -> None:
-    connection.execute(UNFINISHED.delete())
-    connection.commit()
 
 
 def forget_versions(connection: sa.Connection) -> None:
@@ -343,64 +298,6 @@ def durable_at_end(connection: sa.Connection):
         connection.exec_driver_sql("SET synchronous_commit TO on")
         connection.exec_driver_sql("SELECT txid_current()")  # a commit that waits for the WAL
         connection.commit()
-
-
-@contextmanager
-def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
-    """Hold the deploy lock while migrating, so that app instances started together migrate
-    one after another: a PostgreSQL session advisory lock or a MariaDB ``GET_LOCK`` on a
-    connection of its own, or an exclusive lock on the SQLite file. Waits up to ``timeout``."""
-    backend = connection.dialect.name
-    if backend == "sqlite":
-        database = connection.engine.url.database
-        if database in (None, "", ":memory:"):
-            yield
-            return
-        with open(database, "rb") as handle:
-            _wait_for(lambda: _try_flock(handle), timeout, console)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-        return
-    # PostgreSQL's advisory locks belong to one database; MariaDB's named locks to the whole
-    # server, so its name carries the database's (at most 64 characters): two databases on one
-    # server do not wait for each other.
-    name = {"name": f"{LOCK_NAME} {connection.engine.url.database}"[:64]}
-    if backend == "postgresql":
-        take, release = f"SELECT pg_try_advisory_lock({LOCK_KEY})", f"SELECT pg_advisory_unlock({LOCK_KEY})"
-    elif backend in ("mysql", "mariadb"):
-        take, release = "SELECT GET_LOCK(:name, 0)", "SELECT RELEASE_LOCK(:name)"
-    else:
-        yield
-        return
-    with connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        _wait_for(lambda: bool(holder.execute(sa.text(take), name).scalar()), timeout, console)
-        try:
-            yield
-        finally:
-            holder.execute(sa.text(release), name)
-
-
-def _try_flock(handle) -> bool:
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _wait_for(take_lock, timeout: float, console: Console) -> None:
-    deadline = time.monotonic() + timeout
-    waiting = False
-    while not take_lock():
-        if time.monotonic() >= deadline:
-            raise CommandError(f"Another migrate held the deploy lock for over {timeout:g}s; gave up. "
-                               "Retry, or raise --lock-timeout.")
-        if not waiting:
-            console.line("Waiting for another migrate to finish...", level=2)
-            waiting = True
-        time.sleep(0.2)
 
 
 def dbshell(url: URL) -> int:

@@ -24,7 +24,7 @@ from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma, load_python_file
 from mako.template import Template
 
-from project import database
+from project import database, deploy
 from project.database import HISTORY
 from project.output import CommandError, Console, Interrupted
 from project.settings import Settings
@@ -100,13 +100,13 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             sa.event.listen(connection, "before_cursor_execute",
                             lambda conn, cursor, statement, *args: console.sql(statement))
     running = None
-    marked = not sql and not fake and not database.rolls_back_ddl(connection)
+    marked = not sql and not fake and not deploy.rolls_back_ddl(connection)
 
     def alembic_steps(heads, context):
         nonlocal running
         for revision, forward in steps:
             if marked:  # committed before the DDL, which MariaDB cannot take back
-                database.mark_unfinished(connection, revision, forward)
+                deploy.mark_unfinished(connection, revision, forward)
             script = scripts.get_revision(revision)
             if forward:
                 step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
@@ -119,7 +119,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             running, started = (revision, forward), time.perf_counter()
             yield step
             if marked:
-                database.mark_unfinished(connection, revision, None)
+                deploy.mark_unfinished(connection, revision, None)
             console.step_finished(fake, time.perf_counter() - started)
             running = None
 

@@ -106,7 +106,7 @@ def deploy_lock_held(database_url):
                     fcntl.flock(lock_file, fcntl.LOCK_EX)
                     yield
             else:
-                from project.database import LOCK_KEY
+                from project.deploy import LOCK_KEY
                 holder.exec_driver_sql(f"SELECT pg_advisory_lock({LOCK_KEY})")
                 yield
     finally:
