@@ -10,6 +10,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 from contextlib import contextmanager
 from datetime import timezone
@@ -317,7 +318,12 @@ def dbshell(url: URL) -> int:
         raise CommandError(f"dbshell does not know the client for {backend}.")
     if shutil.which(args[0]) is None:
         raise CommandError(f"You appear not to have the '{args[0]}' program installed or on your path.")
-    return subprocess.run(args, env={**os.environ, **secret}).returncode
+    # Ctrl-C belongs to the client while it runs (it cancels a query there), as in Django's dbshell.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(args, env={**os.environ, **secret}).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _flags(*pairs) -> list[str]:

@@ -291,6 +291,20 @@ def test_dbshell_runs_sqlite3_on_the_database_file(project_copy, run_manage, sql
     assert (bin_dir / "sqlite3.argv").read_text().splitlines() == [make_url(sqlite_url).database]
 
 
+def test_ctrl_c_in_dbshell_belongs_to_the_client(project_copy, run_manage, sqlite_url, tmp_path):
+    """Ctrl-C reaches the whole foreground process group: manage.py must not die of it while
+    the client runs (the client uses it to cancel a query), as Django's dbshell."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    client = bin_dir / "sqlite3"
+    client.write_text("#!/bin/sh\nkill -INT $PPID\nsleep 0.5\nexit 7\n")
+    client.chmod(0o755)
+
+    result = run_manage(project_copy, "dbshell", database_url=sqlite_url, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+
+    assert (result.returncode, result.stderr) == (7, "")  # the client's own exit status, no "Interrupted."
+
+
 @pytest.mark.parametrize("client", ["psql", "sqlite3"])
 def test_dbshell_without_the_client_on_the_path(project_copy, run_manage, sqlite_url, tmp_path, client):
     empty = tmp_path / "empty-bin"
