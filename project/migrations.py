@@ -25,6 +25,7 @@ from alembic.util import format_as_comma, load_python_file
 from mako.template import Template
 
 from project import database, deploy
+from project.index import migration_files
 from project.database import HISTORY
 from project.output import CommandError, Console, Interrupted
 from project.settings import Settings
@@ -61,7 +62,7 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
     except AlembicCommandError:
         raise
     except Exception as exc:
-        problems = import_errors(sorted(str(path) for path in settings.versions_dir.glob("*.py")))
+        problems = import_errors(migration_files(settings.versions_dir))
         raise CommandError(problems[0] if problems else explain(exc)) from exc
     return scripts
 
@@ -78,15 +79,17 @@ class StepFailed(CommandError):
 
 
 def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
-              lock_timeout: float | None = None) -> None:
+              lock_timeout: float | None = None, scripts: ScriptDirectory | None = None) -> None:
     """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
     with ``sql``, print their SQL instead (Alembic's offline mode).
 
     Alembic consumes the step generator lazily, so "Applying X..." is printed just before X
     runs and " OK" once its transaction (with the version-table update) has committed. With
     ``lock_timeout``, each migration waits at most that long for a lock another session holds.
+    ``scripts`` are the migration files as ``load_scripts`` loaded them, to load them once for
+    several runs.
     """
-    scripts = load_scripts(settings)
+    scripts = scripts or load_scripts(settings)
     if not sql:
         database.ensure_version_table(connection)
         HISTORY.create(connection, checkfirst=True)
@@ -222,9 +225,10 @@ def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], 
 def try_migration(settings: Settings, connection, revision: str) -> None:
     """Run a new migration on the scratch database before anyone else does: up, down and up
     again, so that a migration that cannot run, or cannot be undone, is found now."""
+    scripts = load_scripts(settings)
     for forward, step in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
         try:
-            run_steps(settings, connection, [(revision, forward)], Console(0))
+            run_steps(settings, connection, [(revision, forward)], Console(0), scripts=scripts)
         except StepFailed as failed:
             raise CommandError(f"Tried {revision} on the scratch database: its {step} failed: {failed.reason}. "
                                "The file is kept for you to fix.") from failed
