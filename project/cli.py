@@ -224,14 +224,7 @@ def check(with_database):
 
 def main():
     """``manage.py``: SIGINT and SIGTERM both stop a command the way Ctrl-C does (exit 130, 143)."""
-    import signal
+    from project import signals
 
-    from project.output import Interrupted
-
-    def stop(signum, frame):
-        Interrupted.received = signum
-        raise Interrupted(signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+    signals.install()
     cli(prog_name=None)

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 from contextlib import contextmanager
 from datetime import timezone
@@ -21,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from project import signals
 from project.output import CommandError
 from project.settings import Settings
 
@@ -222,7 +224,34 @@ def create_engine(url: URL, **options):
         @event.listens_for(engine, "connect")
         def statements_may_take_their_time(dbapi_connection, connection_record):
             dbapi_connection._read_timeout = None  # PyMySQL reads it before every packet
+    if not is_async(url):  # an async driver waits in Python, where a signal is handled at once
+        @event.listens_for(engine, "checkout")
+        def stoppable(dbapi_connection, connection_record, connection_proxy):
+            stopper = statement_stopper(engine, dbapi_connection)
+            if stopper is not None:
+                signals.STATEMENT_STOPPERS[connection_record] = stopper
+
+        @event.listens_for(engine, "checkin")
+        def returned(dbapi_connection, connection_record):
+            signals.STATEMENT_STOPPERS.pop(connection_record, None)
     return engine
+
+
+def statement_stopper(engine: sa.Engine, dbapi_connection):
+    """What stops the statement ``dbapi_connection`` runs, called from another thread: libpq's
+    cancel request (psycopg2, psycopg), ``sqlite3_interrupt``, or, for MariaDB, ``KILL QUERY``
+    from a second connection, as the mysql client does on Ctrl-C."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return dbapi_connection.interrupt
+    if hasattr(dbapi_connection, "thread_id"):
+        thread_id = dbapi_connection.thread_id()
+
+        def kill_query():
+            with engine.connect() as other:
+                other.exec_driver_sql(f"KILL QUERY {thread_id}")
+
+        return kill_query
+    return getattr(dbapi_connection, "cancel", None)
 
 
 def transactional_ddl(engine: sa.Engine) -> None:

@@ -21,10 +21,10 @@ from alembic.runtime.migration import MigrationStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError as AlembicCommandError
 from alembic.script.revision import tuple_rev_as_scalar
-from alembic.util import format_as_comma, load_python_file
+from alembic.util import format_as_comma, load_python_file, to_tuple
 from mako.template import Template
 
-from project import database, deploy
+from project import database, deploy, graph, signals
 from project.index import migration_files
 from project.database import HISTORY
 from project.output import CommandError, Console, Interrupted
@@ -108,6 +108,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     def alembic_steps(heads, context):
         nonlocal running
         for revision, forward in steps:
+            running = (revision, forward)
             if marked:  # committed before the DDL, which MariaDB cannot take back
                 deploy.mark_unfinished(connection, revision, forward)
             script = scripts.get_revision(revision)
@@ -119,7 +120,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 step.migration_fn = recorded(None if fake else step.migration_fn, connection, revision, forward, wait)
             console.step_started(revision, forward)
-            running, started = (revision, forward), time.perf_counter()
+            started = time.perf_counter()
             yield step
             if marked:
                 deploy.mark_unfinished(connection, revision, None)
@@ -141,24 +142,39 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     except (Exception, KeyboardInterrupt) as exc:
         if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
             console.line()
-            raise stopped_by(exc, connection, running) from exc
+            raise stopped_by(exc, connection, running, scripts) from exc
         if running is None:
             raise
         console.line()
         raise StepFailed(running[0], explain(exc), sql, exc) from exc
 
 
-def stopped_by(exc: BaseException, connection, running: tuple[str, bool] | None) -> Interrupted:
-    """A signal arrived (psycopg2's wait callback turns Ctrl-C into a cancelled query): the
-    step's transaction is rolled back; say where the database stands."""
+def stopped_by(exc: BaseException, connection, running: tuple[str, bool] | None,
+               scripts: ScriptDirectory) -> Interrupted:
+    """A signal arrived (the statement it cancelled fails, or the handler's exception comes
+    first): the step's transaction is rolled back where the backend can, and the line says
+    where the database stands, read over a new connection if the signal left this one
+    mid-statement, with the unfinished migration and its ways out where DDL is not rolled back."""
+
+    def standing(conn) -> tuple[str, list]:
+        return ", ".join(database.current_state(conn)) or "no migration", deploy.unfinished(conn)
+
+    signals.wait_for_statements_to_stop()
     try:
         connection.rollback()
-        at = ", ".join(database.current_state(connection)) or "no migration"
+        at, left = standing(connection)
     except Exception:
-        at = "where the last migration reported OK left it"
+        try:
+            with connection.engine.connect() as fresh:
+                at, left = standing(fresh)
+        except Exception:
+            at, left = "where the last migration reported OK left it", []
     doing = f" while {'applying' if running[1] else 'unapplying'} {running[0]}" if running else ""
-    return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT,
-                       f"Interrupted{doing}: the database is at {at}.")
+    message = f"Interrupted{doing}: the database is at {at}."
+    for revision, forward in left[:1]:
+        parents = to_tuple(scripts.get_revision(revision).down_revision, default=())
+        message += " " + deploy.unfinished_error(revision, forward, [graph.Migration(revision, parents)])
+    return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT, message)
 
 
 # Built once: SQLAlchemy then compiles each once per run, not once per migration.

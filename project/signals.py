@@ -1,0 +1,63 @@
+"""SIGINT (Ctrl-C) and SIGTERM (a container stopping) stop a command at once, even while a
+statement waits inside a database driver.
+
+Python runs a signal handler only between bytecodes, so a statement blocked in C (libpq
+waiting for a lock, SQLite's busy wait) would keep the command deaf until it returned. The
+C-level handler also writes the signal to a wakeup socket; a thread reading it tells every
+running statement to stop, the way each database lets another thread do it (a cancel request,
+``sqlite3_interrupt``, ``KILL QUERY``). The statement then fails, and the handler's
+``Interrupted`` goes up through the command's one error path.
+
+Nothing here imports SQLAlchemy: ``project.database`` adds each connection it checks out.
+"""
+import signal
+import socket
+import threading
+
+from project.output import Interrupted
+
+# How to stop the statement each checked-out connection runs, by connection: a callable the
+# database's driver makes safe to call from another thread.
+STATEMENT_STOPPERS: dict[object, object] = {}
+# Set once the statements running when a signal arrived have been told to stop.
+STOPPED = threading.Event()
+
+
+def install() -> None:
+    """Make SIGINT and SIGTERM raise ``Interrupted`` (exit 130 and 143) and cancel what runs."""
+
+    def stop(signum, frame):
+        Interrupted.received = signum
+        raise Interrupted(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    # The thread keeps the writer too: were it collected, its descriptor number could be reused
+    # by a database socket, and a signal would write into that.
+    global _stopper
+    _stopper = threading.Thread(target=_stop_statements_on_signal, args=(reader, writer), name="stop statements",
+                                daemon=True)
+    _stopper.start()
+
+
+_stopper: threading.Thread | None = None
+
+
+def wait_for_statements_to_stop(timeout: float = 5) -> None:
+    """Before saying where the database stands: a statement not yet stopped could still change
+    it (MariaDB goes on with a statement whose client has gone, until it notices)."""
+    if _stopper is not None:
+        STOPPED.wait(timeout)
+
+
+def _stop_statements_on_signal(reader: socket.socket, writer: socket.socket) -> None:
+    while reader.recv(64):
+        for stop_statement in list(STATEMENT_STOPPERS.values()):
+            try:
+                stop_statement()
+            except Exception:
+                pass  # the connection may have closed meanwhile: nothing left to stop
+        STOPPED.set()
