@@ -3,10 +3,13 @@
 The database and the models come from the project, so ``python manage.py migrate`` and the
 plain ``alembic`` command run the same migrations the same way. ``manage.py`` hands its open
 connection in through ``config.attributes["connection"]`` (the Alembic cookbook's recipe);
-run on its own, this file connects with the project's settings.
+pytest-alembic hands an Engine or an AsyncEngine in the same way; run on its own, this file
+connects with the project's settings.
 """
+import asyncio
 import logging
 
+import sqlalchemy as sa
 from alembic import context
 
 from project import database
@@ -46,9 +49,10 @@ options = dict(
 )
 
 
-def run_migrations(connection) -> None:
+def run_migrations(connection, own: bool = True) -> None:
+    """Run on ``connection``. One that this file opened (``own``) gets the version table
+    prepared and is committed here; manage.py does both for the one it hands in."""
     context.configure(connection=connection, **options)
-    own = config.attributes.get("connection") is None  # manage.py commits the one it hands in
     if own and not context.get_context().opts.get("dont_mutate"):
         database.ensure_version_table(connection)  # names longer than Alembic's 32 characters
         connection.commit()
@@ -58,11 +62,23 @@ def run_migrations(connection) -> None:
         connection.commit()
 
 
+async def run_async_migrations(engine) -> None:
+    async with engine.connect() as connection:
+        await connection.run_sync(run_migrations)
+    await engine.dispose()  # its pooled connections belong to this event loop, which ends here
+
+
+handed = config.attributes.get("connection")
 if context.is_offline_mode():
     context.configure(url=database.database_url(settings), literal_binds=True, **options)
     with context.begin_transaction():
         context.run_migrations()
-elif config.attributes.get("connection") is not None:
-    run_migrations(config.attributes["connection"])
+elif isinstance(handed, sa.Connection):  # manage.py's, or the cookbook's
+    run_migrations(handed, own=False)
+elif handed is not None and database.is_async(handed.url):  # an AsyncEngine
+    asyncio.run(run_async_migrations(handed))
+elif handed is not None:  # an Engine, as pytest-alembic's alembic_engine fixture gives
+    with handed.connect() as connection:
+        run_migrations(connection)
 else:
     database.run(database.database_url(settings), run_migrations)

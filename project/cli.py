@@ -29,17 +29,28 @@ def common_options(function):
 
 def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of migration names, from the files (nothing is imported)."""
-    from project import index
+    from project.commands import migrations_of
     from project.output import CommandError
 
     try:
-        names = [m.revision for m in index.read_migrations(settings(ctx).versions_dir, settings(ctx).cache_dir)]
+        names = [m.revision for m in migrations_of(settings(ctx))]
     except CommandError:
         return []  # completion must never print an error into the user's shell
     return [name for name in names + ["zero", "head"] if name.startswith(incomplete)]
 
 
+app_label_argument = click.argument("app_label", required=False, shell_complete=complete_target)
 target_argument = click.argument("target", required=False, shell_complete=complete_target)
+
+
+def name_after_app_label(name: str):
+    """The second of ``[APP_LABEL] NAME``, which the first argument's metavar already shows."""
+    return click.argument(name, required=False, shell_complete=complete_target, metavar="")
+
+
+def app_and_target(app_label: str | None, target: str | None) -> dict:
+    """Django's ``APP_LABEL MIGRATION_NAME``, or one word: an app label or a target."""
+    return {"app": app_label, "target": target} if target is not None else {"app": None, "target": app_label}
 noinput_option = click.option("--noinput", "--no-input", "interactive", flag_value=False, default=True,
                               help="Tells Django-style commands to NOT prompt the user for input of any kind.")
 lock_timeout_option = click.option(
@@ -127,6 +138,7 @@ def cli(ctx: click.Context, env_file: Path | None):
 
 
 @cli.command()
+@click.argument("app_label", required=False)
 @click.option("-n", "--name", help="Use this name for migration file(s).")
 @click.option("--empty", is_flag=True, help="Create an empty migration.")
 @click.option("--dry-run", is_flag=True, help="Just show what migrations would be made; don't actually write them.")
@@ -134,20 +146,23 @@ def cli(ctx: click.Context, env_file: Path | None):
 @click.option("--merge", is_flag=True, help="Enable fixing of migration conflicts.")
 @noinput_option
 @common_options
-def makemigrations(name, empty, dry_run, check, merge, interactive):
-    """Creates a new migration from the changes to the models."""
+def makemigrations(app_label, name, empty, dry_run, check, merge, interactive):
+    """Creates a new migration from the changes to the models, continuing APP_LABEL (a branch
+    label; by default the one app, or `migrations`)."""
     from project import commands
 
     if merge:
         commands.merge(settings(), console(), name=name, interactive=interactive)
     elif commands.makemigrations(settings(), console(), name=name, empty=empty, dry_run=dry_run, check=check,
-                                 interactive=interactive) and check:
+                                 interactive=interactive, app=app_label) and check:
         raise SystemExit(1)
 
 
 @cli.command(cls=TargetCommand)
+@app_label_argument
 @target_argument
 @click.option("--fake", is_flag=True, help="Mark migrations as run without actually running them.")
+@click.option("--fake-initial", is_flag=True, help="Detect if tables already exist and fake-apply initial migrations if so. Make sure that the current database schema matches your initial migration before using this flag. Only the tables and columns it creates are checked.")
 @click.option("--plan", is_flag=True, help="Shows a list of the migration actions that will be performed.")
 @click.option("--check", "check_unapplied", is_flag=True, help="Exits with a non-zero status if unapplied migrations exist and does not actually apply migrations.")
 @click.option("--prune", is_flag=True, help="Delete nonexistent migrations from the manage_migrations table.")
@@ -155,52 +170,61 @@ def makemigrations(name, empty, dry_run, check, merge, interactive):
 @lock_timeout_option
 @table_lock_timeout_option
 @common_options
-def migrate(target, fake, plan, check_unapplied, prune, interactive, lock_timeout, table_lock_timeout):
+def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune, interactive, lock_timeout,
+            table_lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
-    TARGET is a migration name or a unique prefix of it (0002), head, base, or a relative
-    move as in Alembic: +1, -1, 0003-1, base+3.
+    As in Django, APP_LABEL alone migrates one app (a branch label; `migrations` for the
+    migrations without one), and APP_LABEL TARGET brings it to TARGET. TARGET is a migration
+    name or a unique prefix of it (0002), or one of Alembic's: heads, head, base, a relative
+    move (+1, -1, 0003-1, base+3), label@head, label@base, label@0002, label@-1, 0002@head.
     """
     from project import commands
 
     if prune:
         return commands.prune(settings(), console())
-    pending = commands.migrate(with_table_lock_timeout(table_lock_timeout), console(), target=target, fake=fake,
-                               lock_timeout=lock_timeout, plan=plan, check=check_unapplied)
+    pending = commands.migrate(with_table_lock_timeout(table_lock_timeout), console(), fake=fake,
+                               fake_initial=fake_initial, lock_timeout=lock_timeout, plan=plan, check=check_unapplied,
+                               **app_and_target(app_label, target))
     if check_unapplied and pending:
         raise SystemExit(1)
 
 
 @cli.command()
+@click.argument("app_labels", nargs=-1)
 @click.option("--plan", "-p", "plan", is_flag=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
 @common_options
-def showmigrations(plan):
-    """Shows all migrations and whether they are applied ([X]) or not ([ ]); -v 2 adds when."""
+def showmigrations(app_labels, plan):
+    """Shows the migrations of each app (of APP_LABELS, when given) and whether they are applied
+    ([X]) or not ([ ]); -v 2 adds when."""
     from project import commands
 
-    commands.showmigrations(settings(), console(), plan=plan)
+    commands.showmigrations(settings(), console(), plan=plan, apps=app_labels)
 
 
 @cli.command(cls=TargetCommand)
-@click.argument("target", shell_complete=complete_target)
+@click.argument("app_label", shell_complete=complete_target, metavar="[APP_LABEL] TARGET")
+@name_after_app_label("target")
 @lock_timeout_option
 @common_options
-def fake(target, lock_timeout):
+def fake(app_label, target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
     from project import commands
 
-    commands.migrate(settings(), console(), target=target, fake=True, lock_timeout=lock_timeout)
+    commands.migrate(settings(), console(), fake=True, lock_timeout=lock_timeout, **app_and_target(app_label, target))
 
 
 @cli.command()
-@click.argument("target", shell_complete=complete_target)
+@click.argument("app_label", shell_complete=complete_target, metavar="[APP_LABEL] MIGRATION_NAME")
+@name_after_app_label("migration_name")
 @click.option("--backwards", is_flag=True, help="Creates SQL to unapply the migration, rather than to apply it.")
 @common_options
-def sqlmigrate(target, backwards):
+def sqlmigrate(app_label, migration_name, backwards):
     """Prints the SQL statements for the named migration, for the configured database."""
     from project import commands
 
-    commands.sqlmigrate(settings(), console(), target, backwards=backwards)
+    names = app_and_target(app_label, migration_name)
+    commands.sqlmigrate(settings(), console(), names["target"], backwards=backwards, app=names["app"])
 
 
 @cli.command()

@@ -6,6 +6,7 @@ only to reach the database, Alembic (``project.migrations``) only where a migrat
 be compared, so that ``migrate`` with nothing to do never loads Alembic.
 """
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -16,18 +17,34 @@ from project.settings import Settings
 
 
 def migrations_of(settings: Settings) -> list[graph.Migration]:
-    return index.read_migrations(settings.versions_dir, settings.cache_dir)
+    return index.read_migrations(settings.migration_folders, settings.cache_dir, settings.sourceless,
+                                 settings.recursive_version_locations)
+
+
+def app_and_target(migrations: list[graph.Migration], app: str | None, target: str | None):
+    """Django's ``APP [MIGRATION]``: a lone word that names an app is the app, anything else a
+    target (a migration, or one of Alembic's forms)."""
+    labels = set(graph.apps(migrations).values())
+    if app is None and target in labels:
+        return target, None
+    if app is not None and app not in labels:
+        raise CommandError(f"No installed app with label '{app}'.")
+    return app, target
 
 
 def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False,
-            lock_timeout: float = 300, plan: bool = False, check: bool = False) -> bool:
+            lock_timeout: float = 300, plan: bool = False, check: bool = False, app: str | None = None,
+            fake_initial: bool = False) -> bool:
     """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
-    under the deploy lock so that concurrent deploys run each migration once. With ``plan``
-    or ``check``, only say what would run. Returns whether anything was (or would be) run."""
+    under the deploy lock so that concurrent deploys run each migration once; with ``app``,
+    only that app's migrations (and what they need). With ``plan`` or ``check``, only say
+    what would run; with ``fake_initial``, record without running each initial migration
+    whose tables are already there. Returns whether anything was (or would be) run."""
     from project import database, deploy
 
     migrations = migrations_of(settings)
     leaves = graph.single_head(migrations)
+    app, target = app_and_target(migrations, app, target)
     known = {m.revision for m in migrations}
 
     def steps_from(connection):
@@ -40,8 +57,11 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         unknown = [revision for revision in current if revision not in known] if fake else []
         if unknown:
             current = ()
-        wanted = graph.resolve(target, migrations, current) if target is not None else leaves
-        return wanted, graph.plan(migrations, current, wanted), unknown, left
+        if target is not None:
+            wanted, scope = graph.resolve(target, migrations, current, app)
+        else:
+            wanted, scope = graph.app_heads(migrations)[app] if app else leaves, app
+        return (wanted, scope), graph.plan(migrations, current, wanted, scope), unknown, left
 
     def apply(connection):
         wanted, steps, unknown, left = steps_from(connection)
@@ -50,9 +70,13 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         with deploy.deploy_lock(connection, lock_timeout, console):
             return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
-    def carry_out(connection, wanted, steps, unknown, left):
+    def carry_out(connection, target_and_app, steps, unknown, left):
         """Django's header, then the steps (or the word that there are none)."""
-        console.operations(wanted, all_heads=wanted == leaves)
+        wanted, scope = target_and_app
+        app_of = graph.apps(migrations)
+        everything = scope is None and wanted == leaves or scope is not None and target is None
+        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
+        console.operations(wanted, everything, ", ".join(labels))
         if unknown:
             console.line(f"  Forgetting {', '.join(unknown)}, which no migration file has.")
             database.forget_versions(connection)
@@ -62,8 +86,9 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         if not steps:
             console.nothing_to_apply()
             return bool(unknown or left)
+        faked = there_already(connection, migrations, steps) if fake_initial and not fake else frozenset()
         with database.durable_at_end(connection):
-            deploy.run_with_lock_retries(settings, connection, steps, console, fake)
+            deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
         return True
 
     def planned(connection):
@@ -75,6 +100,30 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return bool(steps)
 
     return database.run(database.database_url(settings), planned if plan or check else apply)
+
+
+def there_already(connection, migrations: list[graph.Migration], steps) -> frozenset:
+    """Django's ``--fake-initial``: the initial migrations to apply (none of their parents in
+    their app) that create tables or add columns, every one of which the database has already,
+    as where ``create_all()`` or hand-made tables came first. Nothing else is compared."""
+    import sqlalchemy as sa
+
+    inspector, app_of = sa.inspect(connection), graph.apps(migrations)
+    tables, by_id = set(inspector.get_table_names()), {m.revision: m for m in migrations}
+
+    def exists(table, column=None):
+        return table in tables and (column is None or column in {c["name"] for c in inspector.get_columns(table)})
+
+    found = set()
+    for revision, forward in steps:
+        if not forward or any(app_of[parent] == app_of[revision] for parent in by_id[revision].parents):
+            continue
+        made = [(name, subject, on) for name, subject, on in index.calls(by_id[revision].path)
+                if name in ("create_table", "add_column")]
+        if made and all(exists(subject) if name == "create_table" else exists(on, subject) for name, subject, on in made):
+            found.add(revision)
+    connection.rollback()
+    return frozenset(found)
 
 
 def prune(settings: Settings, console: Console) -> None:
@@ -100,13 +149,18 @@ def prune(settings: Settings, console: Console) -> None:
     database.run(database.database_url(settings), forget)
 
 
-def showmigrations(settings: Settings, console: Console, plan: bool = False) -> None:
-    """Django's showmigrations: every migration in order, marked when applied (and when, at -v 2)."""
+def showmigrations(settings: Settings, console: Console, plan: bool = False, apps: tuple[str, ...] = ()) -> None:
+    """Django's showmigrations: every migration of each app (of ``apps``, when named) in order,
+    marked when applied (and when, at -v 2)."""
     from project import database, deploy
 
     migrations = graph.in_order(migrations_of(settings))
     if plan:
         graph.single_head(migrations)
+    app_of = graph.apps(migrations)
+    for app in apps:
+        app_and_target(migrations, app, None)
+    labels = apps or sorted(set(app_of.values())) or [APP_LABEL]
 
     def read(connection):
         dates = database.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
@@ -116,18 +170,23 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False) -> 
     applied = graph.applied(state, migrations)
     names = [m.revision for m in migrations]
     if plan:
-        console.migration_plan(names, {m.revision: m.parents for m in migrations}, applied)
+        shown = [name for name in names if not apps or app_of[name] in apps]
+        console.migration_plan(shown, {m.revision: m.needs for m in migrations}, applied)
     else:
-        console.migration_list(names, applied, dates, {revision for revision, _ in left})
+        groups = [(app, [name for name in names if app_of[name] == app]) for app in labels]
+        console.migration_list(groups, applied, dates, {revision for revision, _ in left})
     if left:
         raise CommandError(deploy.unfinished_error(*left[0], migrations))
 
 
-def sqlmigrate(settings: Settings, console: Console, target: str, backwards: bool = False) -> None:
+def sqlmigrate(settings: Settings, console: Console, target: str, backwards: bool = False,
+               app: str | None = None) -> None:
     """Django's sqlmigrate: the SQL of one migration, from Alembic's offline mode."""
     from project.migrations import run_steps
 
-    revision = graph.find(target, migrations_of(settings))
+    migrations = migrations_of(settings)
+    app, _ = app_and_target(migrations, app, None)
+    revision = graph.find(target, migrations, app)
     run_steps(settings, None, [(revision, not backwards)], Console(0), sql=True)
 
 
@@ -138,37 +197,39 @@ def display_path(path: Path) -> str:
 
 
 def makemigrations(settings: Settings, console: Console, name: str | None = None, empty: bool = False,
-                   dry_run: bool = False, check: bool = False, interactive: bool = True) -> bool:
+                   dry_run: bool = False, check: bool = False, interactive: bool = True, app: str | None = None) -> bool:
     """Django's makemigrations: compare the models with a scratch database brought to head, so
     the migration is what the models add to the migrations, whatever the real database holds;
     ask what the comparison cannot know; write the file and try it on the scratch database.
-    Always compares: what the models are can depend on anything they read. Returns whether
-    there was a migration to write."""
+    Always compares: what the models are can depend on anything they read. The migration
+    continues ``app`` (by default the one app, or ``migrations``). Returns whether there was
+    a migration to write."""
     slug = naming.slugify(name) if name is not None else None
     if name is not None and not slug:
         raise CommandError(f"The migration name '{name}' has no letters or digits to use.")
     from project.questioner import Questioner
 
     migrations = migrations_of(settings)
-    heads = graph.single_head(migrations)
+    leaves = graph.single_head(migrations)
+    after = New.after(settings, migrations, app)
     write = not (dry_run or check)
 
     def name_for(fragments: list[str | None]) -> str:
-        return naming.revision_id(naming.next_number(heads),
-                                  slug or naming.suggest_name(fragments, initial=not migrations))
+        return naming.revision_id(after.number, slug or naming.suggest_name(fragments, initial=not migrations))
 
     if empty:
         from project.migrations import migration_text
 
         revision = name_for([])
-        text = migration_text(settings, revision, heads, name or "empty")
-        path = settings.versions_dir / f"{revision}.py"
+        text = migration_text(settings, revision, after.parents, name or "empty")
+        path = after.folder / f"{revision}.py"
         if write:
             path.write_text(text)
-        console.new_migration(display_path(path), [])
+        console.new_migration(display_path(path), [], after.app)
     else:
         questioner = Questioner(interactive, dry_run=not write, verbosity=console.verbosity)
-        revision, text = compare_with_models(settings, console, migrations, heads, questioner, name_for, name, write)
+        revision, text = compare_with_models(settings, console, migrations, leaves, after, questioner, name_for, name,
+                                             write)
         if revision is None:
             console.no_changes()
             return False
@@ -177,10 +238,36 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
     return True
 
 
-def compare_with_models(settings, console, migrations, heads, questioner, name_for, message, write):
-    """Bring a scratch database to head, compare the models with it and, if ``write``, write
-    the migration and try it there; print what it does. Returns the new revision (None when
-    nothing changed) and the migration's text.
+@dataclass(frozen=True)
+class New:
+    """Where a new migration of an app goes: after the app's head, numbered after the highest
+    number the app has used (whatever ids sit between), in the folder of the app's files."""
+    app: str
+    parents: tuple[str, ...]
+    number: int
+    folder: Path
+
+    @classmethod
+    def after(cls, settings: Settings, migrations: list[graph.Migration], app: str | None) -> "New":
+        heads = graph.app_heads(migrations)
+        if app is None:
+            if len(heads) > 1 and APP_LABEL not in heads:
+                raise CommandError(f"The migrations have several apps ({', '.join(sorted(heads))}): name the one the "
+                                   "new migration continues, as in 'python manage.py makemigrations APP_LABEL'.")
+            app = APP_LABEL if len(heads) != 1 else next(iter(heads))
+        elif app not in heads:
+            raise CommandError(f"No installed app with label '{app}'.")
+        app_of, by_id = graph.apps(migrations), {m.revision: m for m in migrations}
+        parents = heads.get(app, ())
+        folder = Path(by_id[parents[0]].path).parent if parents else settings.versions_dir
+        number = naming.next_number([m.revision for m in migrations if app_of[m.revision] == app])
+        return cls(app, parents, number, folder)
+
+
+def compare_with_models(settings, console, migrations, heads, after: New, questioner, name_for, message, write):
+    """Bring a scratch database to every head, compare the models with it and, if ``write``,
+    write the migration (``after`` one app's head) and try it there; print what it does.
+    Returns the new revision (None when nothing changed) and the migration's text.
 
     On SQLite the scratch database is kept in the cache for the next run, under a key of the
     migration files and the library versions that built it; after a successful try it is at
@@ -215,11 +302,11 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
         if changes is None:
             return None, ""
         revision = name_for(changes.fragments)
-        text = alembic.migration_text(settings, revision, heads, message or "; ".join(changes.phrases), rendered)
-        path = settings.versions_dir / f"{revision}.py"
+        text = alembic.migration_text(settings, revision, after.parents, message or "; ".join(changes.phrases), rendered)
+        path = after.folder / f"{revision}.py"
         if write:
             path.write_text(text)
-        console.new_migration(display_path(path), changes.phrases)
+        console.new_migration(display_path(path), changes.phrases, after.app)
         if not write:
             return revision, text
         if scratch_url is None:
@@ -233,35 +320,39 @@ def compare_with_models(settings, console, migrations, heads, questioner, name_f
             raise
         console.line(f"  Tried {revision} on the scratch database: upgrade, downgrade, upgrade... OK", level=2)
     if kept is not None:
-        cache.move(kept, scratch.kept_file(settings, url, (revision,)))
+        new_heads = tuple(head for head in heads if head not in after.parents) + (revision,)
+        cache.move(kept, scratch.kept_file(settings, url, new_heads))
     return revision, text
 
 
 def merge(settings: Settings, console: Console, name: str | None = None, interactive: bool = True) -> None:
-    """Django's ``makemigrations --merge``: one migration whose parents are all the heads."""
+    """Django's ``makemigrations --merge``: for each app with several heads, one migration
+    whose parents are those heads."""
     migrations = migrations_of(settings)
-    leaves = graph.heads(migrations)
-    if len(leaves) < 2:
+    conflicts = {app: leaves for app, leaves in graph.app_heads(migrations).items() if len(leaves) > 1}
+    if not conflicts:
         console.line("No conflicts detected to merge.")
         return
-    by_id = {m.revision: m for m in migrations}
-    shared = set.intersection(*(graph.applied((leaf,), migrations) for leaf in leaves))
-    console.line(f"Merging {APP_LABEL}")
-    for leaf in leaves:
-        console.line(f"  Branch {leaf}")
-        for migration in graph.in_order([by_id[r] for r in graph.applied((leaf,), migrations) - shared]):
-            for phrase, _ in index.operations(migration.path):
-                console.line(f"    - {phrase}")
-    if interactive and not click.confirm("\nMerging will only work if the operations printed above do not conflict\n"
-                                         "with each other (working on different fields or models)\n"
-                                         "Should these migration branches be merged?", default=False):
-        return
-    from project.migrations import migration_text
+    for app, leaves in sorted(conflicts.items()):
+        shared = set.intersection(*(graph.applied((leaf,), migrations) for leaf in leaves))
+        console.line(f"Merging {app}")
+        for leaf in leaves:
+            console.line(f"  Branch {leaf}")
+            only_here = graph.applied((leaf,), migrations) - shared
+            for migration in [m for m in graph.in_order(migrations) if m.revision in only_here]:
+                for phrase, _ in index.operations(migration.path):
+                    console.line(f"    - {phrase}")
+        if interactive and not click.confirm("\nMerging will only work if the operations printed above do not "
+                                             "conflict\nwith each other (working on different fields or models)\n"
+                                             "Should these migration branches be merged?", default=False):
+            continue
+        from project.migrations import migration_text
 
-    revision = naming.revision_id(naming.next_number(leaves), naming.slugify(name) if name else naming.merge_name(leaves))
-    path = settings.versions_dir / f"{revision}.py"
-    path.write_text(migration_text(settings, revision, leaves, name or f"merge {', '.join(leaves)}"))
-    console.line(f"\nCreated new merge migration {display_path(path)}")
+        after = New.after(settings, migrations, app)  # after every head of the app
+        revision = naming.revision_id(after.number, naming.slugify(name) if name else naming.merge_name(leaves))
+        path = after.folder / f"{revision}.py"
+        path.write_text(migration_text(settings, revision, after.parents, name or f"merge {', '.join(leaves)}"))
+        console.line(f"\nCreated new merge migration {display_path(path)}")
 
 
 MODEL_CHANGES = ("Your models have changes that are not yet reflected in a migration: "

@@ -131,7 +131,8 @@ def unfinished_error(revision: str, forward: bool, migrations: list[graph.Migrat
 LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that waited too long for a lock
 
 
-def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool) -> None:
+def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool,
+                          faked: frozenset = frozenset()) -> None:
     """Run the steps; a migration that waits longer than ``settings.table_lock_timeout`` for a
     lock another session holds is rolled back (so it never keeps the queries queued behind it
     waiting longer than that) and tried again after a pause, then given up in one line naming
@@ -140,7 +141,8 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
 
     for delay in (*LOCK_RETRY_DELAYS, None):
         try:
-            return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout)
+            return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout,
+                             faked=faked)
         except StepFailed as failed:
             if not failed.lock_wait:
                 raise

@@ -1,9 +1,13 @@
-"""Questions about the revision graph, answered without Alembic or a database.
+"""Questions about the revision graph, answered without a database.
 
 A migration is its revision id (for the files ``makemigrations`` writes, also its name,
-``0002_create_table_rooms``) and the ids of its parents. A *state* is the tuple of revisions
-Alembic keeps in ``alembic_version``: the heads of what is applied, ``()`` for none.
-As in Django, a target names the state to be in, and the plan is what leads there.
+``0002_create_table_rooms``), the ids of its parents (``down_revision``), what else it needs
+(``depends_on``) and the branch labels it declares. A *state* is the tuple of revisions Alembic
+keeps in ``alembic_version``: the heads of what is applied, ``()`` for none.
+
+Alembic's branch labels play the part of Django's apps: a labelled branch is an app, the
+unlabelled migrations are the app ``migrations``. As in Django, a target names the state to
+be in, and the plan is what leads there, in the order Alembic runs it.
 """
 import re
 from dataclasses import dataclass, field
@@ -16,106 +20,239 @@ RELATIVE = re.compile(r"^(?P<anchor>.*?)(?P<sign>[+-])(?P<count>\d+)$")
 @dataclass(frozen=True)
 class Migration:
     revision: str
-    parents: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()  # down_revision
     path: str = field(default="", compare=False)  # the file, where it was read from one
+    depends_on: tuple[str, ...] = ()  # revisions (branch labels resolved)
+    branch_labels: tuple[str, ...] = ()
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Everything that must be applied before it: its parents and what it depends on."""
+        return tuple(dict.fromkeys(self.parents + self.depends_on))
 
 
-def in_order(migrations: list[Migration]) -> list[Migration]:
-    """Oldest first, each after all of its parents; ties go by revision id, so numbers sort."""
+def ancestors(revisions, migrations: list[Migration]) -> set[str]:
+    """The revisions and everything they need, directly or not."""
     by_id = {m.revision: m for m in migrations}
-    waiting = {m.revision: len([p for p in m.parents if p in by_id]) for m in migrations}
-    children = {m.revision: [] for m in migrations}
+    seen, todo = set(), list(revisions)
+    while todo:
+        revision = todo.pop()
+        if revision not in seen:
+            seen.add(revision)
+            todo.extend(by_id[revision].needs)
+    return seen
+
+
+def descendants(revisions, migrations: list[Migration]) -> set[str]:
+    """The revisions and everything that needs them, directly or not."""
+    needed_by = {m.revision: [] for m in migrations}
     for m in migrations:
-        for parent in m.parents:
-            if parent in children:
-                children[parent].append(m.revision)
-    ready = sorted(rev for rev, count in waiting.items() if count == 0)
-    ordered = []
-    while ready:
-        revision = ready.pop(0)
-        ordered.append(by_id[revision])
-        for child in children[revision]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                ready = sorted(ready + [child])
+        for parent in m.needs:
+            needed_by[parent].append(m.revision)
+    seen, todo = set(), list(revisions)
+    while todo:
+        revision = todo.pop()
+        if revision not in seen:
+            seen.add(revision)
+            todo.extend(needed_by[revision])
+    return seen
+
+
+def newest_first(migrations: list[Migration], todo: set[str], heads) -> list[str]:
+    """``todo`` in Alembic's order (``RevisionMap._topological_sort``): from each head down,
+    heads in the order their files load, a line left for another head that still needs
+    what comes next. Upgrades run it reversed; downgrades as it is. Matching Alembic here
+    means sibling branches run in the order ``alembic upgrade heads`` runs them."""
+    by_id = {m.revision: m for m in migrations}
+    loaded = {m.revision: i for i, m in enumerate(migrations)}
+    # A dependency a parent already has is not a line of its own (Alembic's normalized depends_on).
+    extra = {m.revision: tuple(d for d in m.depends_on if not any(
+        d in by_id[a].depends_on for a in _lineage(m.revision, by_id) if a != m.revision)) if m.depends_on else ()
+        for m in migrations}
+    down = {r: tuple(dict.fromkeys(by_id[r].parents + extra[r])) for r in by_id}
+
+    def below(revision):
+        seen, stack = set(), [revision]
+        while stack:
+            r = stack.pop()
+            if r not in seen:
+                seen.add(r)
+                stack.extend(down[r])
+        return seen
+
+    todo = set(todo)
+    current = sorted({h for h in heads if h in todo}, key=loaded.__getitem__)
+    lines = [below(h) for h in current]
+    ordered, i = [], 0
+    while current:
+        candidate = current[i]
+        other = next((j for j, line in enumerate(lines) if j != i and candidate in line), None)
+        if other is not None:  # another head still needs it: walk that line first
+            i = other
+            continue
+        if candidate in todo:
+            ordered.append(candidate)
+            todo.remove(candidate)
+        more = [r for r in down[candidate] if r in todo and r not in current]
+        if not more:
+            del current[i], lines[i]
+            i = max(i - 1, 0)
+        elif not extra[candidate] and len(by_id[candidate].parents) == 1:
+            current[i] = more[0]
+            lines[i].discard(candidate)
+        else:
+            current[i] = more[0]
+            current.extend(more[1:])
+            lines[i] = below(more[0])
+            lines.extend(below(r) for r in more[1:])
     return ordered
 
 
+def _lineage(revision: str, by_id: dict) -> set[str]:
+    """A revision and its ancestors through ``down_revision`` alone."""
+    seen, stack = set(), [revision]
+    while stack:
+        r = stack.pop()
+        if r not in seen:
+            seen.add(r)
+            stack.extend(by_id[r].parents)
+    return seen
+
+
+def in_order(migrations: list[Migration]) -> list[Migration]:
+    """Oldest first, in the order ``alembic upgrade heads`` applies them."""
+    by_id = {m.revision: m for m in migrations}
+    return [by_id[r] for r in reversed(newest_first(migrations, set(by_id), heads(migrations)))]
+
+
 def heads(migrations: list[Migration]) -> tuple[str, ...]:
-    """The migrations nothing depends on yet: Django's leaf nodes."""
-    parents = {p for m in migrations for p in m.parents}
-    return tuple(m.revision for m in in_order(migrations) if m.revision not in parents)
+    """The migrations nothing needs yet (Django's leaf nodes, Alembic's ``heads``), in the
+    order their files load."""
+    needed = {p for m in migrations for p in m.needs}
+    return tuple(m.revision for m in migrations if m.revision not in needed)
+
+
+def apps(migrations: list[Migration]) -> dict[str, str]:
+    """Each migration's app: the branch label Alembic gives it (declared on it, or inherited
+    along its branch), else ``migrations``."""
+    if not any(m.branch_labels for m in migrations):
+        return {m.revision: APP_LABEL for m in migrations}
+    from alembic.script.revision import Revision, RevisionMap  # only for histories with labels
+
+    def scalar(names):
+        return None if not names else names[0] if len(names) == 1 else names
+
+    revision_map = RevisionMap(lambda: [Revision(m.revision, scalar(m.parents), scalar(m.depends_on),
+                                                 scalar(m.branch_labels)) for m in migrations])
+    labels = {m.revision: revision_map.get_revision(m.revision).branch_labels for m in migrations}
+    declared = [label for m in migrations for label in m.branch_labels]
+    return {revision: next((label for label in declared if label in found), APP_LABEL)
+            for revision, found in labels.items()}
+
+
+def app_heads(migrations: list[Migration]) -> dict[str, tuple[str, ...]]:
+    """The heads of each app, as Django finds an app's leaf nodes: its migrations that nothing
+    in the same app needs (another app's migration may build on one)."""
+    app_of, found = apps(migrations), {}
+    needed_in_app = {(parent, app_of[m.revision]) for m in migrations for parent in m.needs}
+    for m in migrations:
+        if (m.revision, app_of[m.revision]) not in needed_in_app:
+            found[app_of[m.revision]] = found.get(app_of[m.revision], ()) + (m.revision,)
+    return found
 
 
 def single_head(migrations: list[Migration]) -> tuple[str, ...]:
-    """The heads, when there is at most one; otherwise Django's conflict error."""
-    leaves = heads(migrations)
-    if len(leaves) > 1:
+    """Every head, when no app has two; otherwise Django's conflict error. Heads of different
+    apps (Alembic's branches with labels, several bases on purpose) are no conflict."""
+    conflicts = {app: leaves for app, leaves in app_heads(migrations).items() if len(leaves) > 1}
+    if conflicts:
+        names = "; ".join(f"{', '.join(sorted(leaves))} in {app}" for app, leaves in sorted(conflicts.items()))
         raise CommandError(
-            f"Conflicting migrations detected; multiple leaf nodes in the migration graph: ({', '.join(leaves)}).\n"
+            f"Conflicting migrations detected; multiple leaf nodes in the migration graph: ({names}).\n"
             "To fix them run 'python manage.py makemigrations --merge'"
         )
-    return leaves
+    return heads(migrations)
 
 
 def applied(state: tuple[str, ...], migrations: list[Migration]) -> set[str]:
-    """Every revision applied in a state: its heads and all their ancestors."""
-    by_id = {m.revision: m for m in migrations}
-    seen, todo = set(), list(state)
-    while todo:
-        revision = todo.pop()
-        if revision in seen:
-            continue
-        if revision not in by_id:
+    """Every revision applied in a state: its heads and everything they need."""
+    known = {m.revision for m in migrations}
+    for revision in state:
+        if revision not in known:
             raise CommandError(
                 f"The database is at revision '{revision}', which no migration file has. "
                 "Restore that file, or mark the database with 'fake' at a migration that exists."
             )
-        seen.add(revision)
-        todo.extend(by_id[revision].parents)
-    return seen
+    return ancestors(state, migrations)
 
 
-def find(name: str, migrations: list[Migration]) -> str:
-    """A revision by its full id or a unique prefix of it, as Django finds a migration name."""
+def find(name: str, migrations: list[Migration], app: str | None = None) -> str:
+    """A revision by its full id or a unique prefix of it, as Django finds a migration name
+    (within ``app`` when one is named)."""
+    if app is not None:
+        app_of = apps(migrations)
+        migrations = [m for m in migrations if app_of[m.revision] == app]
     matches = [m.revision for m in migrations if m.revision.startswith(name)]
     if name in matches:
         return name
     if len(matches) > 1:
         raise CommandError(
-            f"More than one migration matches '{name}' in app '{APP_LABEL}'. Please be more specific."
+            f"More than one migration matches '{name}' in app '{app or APP_LABEL}'. Please be more specific."
         )
     if not matches:
-        raise CommandError(f"Cannot find a migration matching '{name}'.")
+        raise CommandError(f"Cannot find a migration matching '{name}'" + (f" from app '{app}'." if app else "."))
     return matches[0]
 
 
-
-def resolve(target: str, migrations: list[Migration], current: tuple[str, ...]) -> tuple[str, ...]:
-    """The state a target names: ``zero``/``base``, ``head``, a name or prefix, or a relative move
-    (``+1``, ``-1``, ``0003-1``, ``base+3``, ``head-1``) as Alembic spells them."""
+def resolve(target: str, migrations: list[Migration], current: tuple[str, ...],
+            app: str | None = None) -> tuple[tuple[str, ...], str | None]:
+    """The state a target names, and the app it is about (None for all): ``zero``/``base``,
+    ``head``/``heads``, a name or prefix, a relative move (``+1``, ``-1``, ``0003-1``,
+    ``base+3``, ``head-1``), or Alembic's branch forms (``label@head``, ``label@base``,
+    ``label@0003``, ``label@-1``, ``0003@head``). ``app`` is Django's app label, typed before."""
     if not target.strip():
         raise CommandError("The migration target is empty: name a migration, or zero to unapply them all.")
+    if "@" in target:
+        branch, _, rest = target.partition("@")
+        if branch in app_heads(migrations) or any(branch in m.branch_labels for m in migrations):
+            return resolve(rest, migrations, current, branch)
+        revision, by_id = find(branch, migrations), {m.revision: m for m in migrations}
+        found = tuple(h for h in heads(migrations) if revision in _lineage(h, by_id) or h in _lineage(revision, by_id))
+        return _one_head(target, found, rest), app
     if target in ("zero", "base"):
-        return ()
+        return (), app
     if target in ("head", "heads"):
-        return heads(migrations)
+        if app is not None and app not in app_heads(migrations):
+            raise CommandError(f"No installed app with label '{app}'.")
+        found = app_heads(migrations)[app] if app else heads(migrations)
+        return _one_head(target, found, target), app
     relative = RELATIVE.match(target)
     if relative is None:
-        return (find(target, migrations),)
-    anchor = relative["anchor"]
-    if anchor == "":
-        start = current
+        return (find(target, migrations, app),), app
+    if relative["anchor"] == "":
+        app_of = apps(migrations)
+        start = tuple(r for r in current if app is None or app_of[r] == app)
     else:
-        start = resolve(anchor, migrations, current)
+        start, _ = resolve(relative["anchor"], migrations, current, app)
     count = int(relative["count"]) * (1 if relative["sign"] == "+" else -1)
-    return move(start, count, migrations, target)
+    return move(start, count, migrations, target, app), app
 
 
-def move(state: tuple[str, ...], count: int, migrations: list[Migration], target: str):
-    """Walk ``count`` migrations forward (positive) or back along a single line of history."""
+def _one_head(target: str, found: tuple[str, ...], word: str) -> tuple[str, ...]:
+    """``heads`` is all of them; ``head`` must be one, as Alembic has it."""
+    if word == "head" and len(found) > 1:
+        raise CommandError(f"Multiple head revisions are present for given argument '{target}'; please specify a "
+                           f"specific target revision, '<branchname>@{target}' to narrow to a specific head, "
+                           "or 'heads' for all heads")
+    return found
+
+
+def move(state: tuple[str, ...], count: int, migrations: list[Migration], target: str, app: str | None = None):
+    """Walk ``count`` migrations forward (positive) or back along a single line of history
+    (of ``app``, when one is named)."""
     applied(state, migrations)  # names a revision that no file has
     by_id = {m.revision: m for m in migrations}
+    app_of = apps(migrations)
     for _ in range(abs(count)):
         if len(state) > 1:
             raise CommandError(f"Cannot move '{target}' from several heads ({', '.join(state)}); name a migration.")
@@ -125,8 +262,8 @@ def move(state: tuple[str, ...], count: int, migrations: list[Migration], target
             state = by_id[state[0]].parents
         else:
             after = state[0] if state else None
-            nexts = [m.revision for m in in_order(migrations)
-                     if (after in m.parents if after else not m.parents)]
+            nexts = [m.revision for m in migrations if (after in m.parents if after else not m.parents)
+                     and (app is None or app_of[m.revision] == app)]
             if not nexts:
                 raise CommandError(f"Relative migration '{target}' goes past the last migration.")
             if len(nexts) > 1:
@@ -135,33 +272,26 @@ def move(state: tuple[str, ...], count: int, migrations: list[Migration], target
     return state
 
 
-def descendants(revision: str, migrations: list[Migration]) -> set[str]:
-    """Every migration that depends on ``revision``, directly or not."""
-    found, todo = set(), [revision]
-    while todo:
-        parent = todo.pop()
-        for m in migrations:
-            if parent in m.parents and m.revision not in found:
-                found.add(m.revision)
-                todo.append(m.revision)
-    return found
+def plan(migrations: list[Migration], current: tuple[str, ...], target: tuple[str, ...],
+         app: str | None = None) -> list[tuple[str, bool]]:
+    """The steps from the current state towards a target, as ``(revision, forward)``, in the
+    order Alembic runs them.
 
-
-def plan(migrations: list[Migration], current: tuple[str, ...], target: tuple[str, ...]) -> list[tuple[str, bool]]:
-    """The steps from the current state towards a target, as ``(revision, forward)``.
-
-    Django's rule: an applied target means unapply what depends on it; a target not yet
-    applied means apply it and what it needs; the empty target means unapply everything.
-    Other branches are left as they are. Unapplying goes newest first, applying oldest first.
-    """
+    Django's rule, which is also Alembic's: a target not yet applied means apply it and what it
+    needs; an applied target means unapply the migrations after it (in its app, when one is
+    named) and what needs them; the empty target unapplies everything (of the app). Other
+    branches are left as they are."""
     have = applied(current, migrations)
-    want = set(have) if target else set()
+    app_of = apps(migrations)
+    drop, need = set(), set()
+    if not target:
+        drop = descendants({r for r in have if app is None or app_of[r] == app}, migrations) & have
     for revision in target:
         if revision in have:
-            want -= descendants(revision, migrations)
+            after = [m.revision for m in migrations if revision in m.parents and (app is None or app_of[m.revision] == app)]
+            drop |= descendants(after, migrations) & have
         else:
-            want |= applied((revision,), migrations)
-    order = [m.revision for m in in_order(migrations)]
-    backward = [(rev, False) for rev in reversed(order) if rev in have and rev not in want]
-    forward = [(rev, True) for rev in order if rev in want and rev not in have]
+            need |= ancestors((revision,), migrations) - have
+    backward = [(revision, False) for revision in newest_first(migrations, drop, current)]
+    forward = [(revision, True) for revision in reversed(newest_first(migrations, need, target))]
     return backward + forward

@@ -8,6 +8,9 @@ must run. It also lets us fail loudly where Alembic only warns: two files, one r
 import ast
 import hashlib
 import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from project import cache
@@ -15,86 +18,235 @@ from project.graph import Migration
 from project.output import CommandError
 
 
-def migration_files(versions_dir: Path) -> list[str]:
-    """The files Alembic would load: every ``*.py`` but ``__init__.py`` and editor droppings."""
-    folder = str(versions_dir)
-    names = sorted(n for n in os.listdir(folder) if n.endswith(".py") and n != "__init__.py" and not n.startswith(".#"))
-    return [os.path.join(folder, name) for name in names]
+# Alembic's rules for the files of a versions folder (alembic/script/base.py): names ending in
+# .py (and, with ``sourceless``, .pyc or .pyo), none starting with ``.#`` or ``__init__``.
+SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+SOURCELESS_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)(c|o)?$")
+LEGACY_FILE = re.compile(r"([a-f0-9]+)\.py$")  # a file with no ``revision`` is named after it
+HEADER = ("revision", "down_revision", "branch_labels", "depends_on")
+# Names through which a module can bind names no assignment shows: reading such a file's source
+# is not certain, so it is run as Alembic runs it.
+DYNAMIC = {"globals", "vars", "locals", "exec", "eval", "setattr", "__dict__", "_getframe", "f_globals", "modules",
+           "__getattr__"}
+ILLEGAL_IN_REVISION = "@-+:"  # Alembic's: they would read as a target's syntax
 
 
-def read_migration(path: Path) -> Migration:
-    """The revision and parents (``down_revision`` and ``depends_on``) a migration file declares."""
+def migration_files(folders: list[Path], sourceless: bool = False, recursive: bool = False) -> list[str]:
+    """The files Alembic loads as migrations, in its order, which decides the order of sibling
+    branches: folder by folder, names sorted as strings; a file reached twice (a symlink, a
+    folder listed twice) once; with ``sourceless``, compiled files whose source is gone."""
+    pattern = SOURCELESS_FILE if sourceless else SOURCE_FILE
+    found, seen = [], set()
+    for top in map(Path, folders):
+        for root, dirs, names in os.walk(top) if top.is_dir() else ():
+            if Path(root).name.endswith("__pycache__"):
+                continue
+            paths = [Path(root, name) for name in sorted(names)]
+            if sourceless and Path(root, "__pycache__").is_dir():
+                stems = {name.split(".")[0] for name in names}
+                paths += [p for p in sorted(Path(root, "__pycache__").iterdir()) if p.name.split(".")[0] not in stems]
+            for path in paths:
+                real = path.resolve()
+                match = pattern.match(real.name)
+                if real in seen or not match or sourceless and _has_source(real, match):
+                    continue
+                seen.add(real)
+                found.append(str(real))
+            if not recursive:
+                break
+            dirs.sort()
+    return found
+
+
+def _has_source(path: Path, match: re.Match) -> bool:
+    """Whether a compiled file has its source (or, for a .pyo, a .pyc) beside it, which Alembic prefers."""
+    source = path.parent / match.group(1)
+    return match.group(2) is not None and (source.exists() or match.group(2) == "o" and Path(f"{source}c").exists())
+
+
+def files_of(settings) -> list[str]:
+    """The migration files of a project's ``Settings``."""
+    return migration_files(settings.migration_folders, settings.sourceless, settings.recursive_version_locations)
+
+
+def read_migration(path: Path) -> "Header":
+    """What a migration file declares. From its source when each name is assigned once, at the
+    top, to a literal (nearly every file); otherwise, or for a compiled file, by running it as
+    Alembic does, so that any header Alembic accepts is read as Alembic reads it."""
+    header = _literal_header(path) if path.suffix == ".py" else None
+    if header is None:
+        header = _loaded_header(path)
+    return _checked(path, header)
+
+
+def _literal_header(path: Path) -> dict | None:
+    """The header names the file assigns, when reading its source is certain; else None."""
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
-    except SyntaxError as exc:
-        raise CommandError(f"Migration file {path.name} has a syntax error at line {exc.lineno}: {exc.msg}") from None
-    values = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision", "depends_on"):
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte
+        where = f" at line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise CommandError(f"Migration file {path.name} has a syntax error{where}: {getattr(exc, 'msg', exc)}") from None
+    annotations_only = {id(node.target) for node in tree.body if isinstance(node, ast.AnnAssign) and node.value is None}
+    bindings: dict[str, list] = {name: [] for name in HEADER}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in HEADER and not isinstance(node.ctx, ast.Load):
+            if id(node) not in annotations_only:
+                bindings[node.id].append(node)
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC or isinstance(node, ast.Attribute) and node.attr in DYNAMIC:
+            return None
+        elif isinstance(node, (ast.alias, ast.Global, ast.Nonlocal, ast.ExceptHandler, ast.FunctionDef,
+                               ast.AsyncFunctionDef, ast.ClassDef, ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
+            names = getattr(node, "names", None) or [getattr(node, "asname", None), getattr(node, "name", None),
+                                                     getattr(node, "rest", None)]
+            if "*" in names or (set(HEADER) | DYNAMIC) & set(names):
+                return None
+    top = {id(target): node.value for node in tree.body
+           for target in (node.targets if isinstance(node, ast.Assign) and len(node.targets) == 1 else
+                          [node.target] if isinstance(node, ast.AnnAssign) else [])}
+    header = {}
+    for name, nodes in bindings.items():
+        if len(nodes) > 1 or (nodes and id(nodes[0]) not in top):
+            return None  # assigned twice, in a branch, by unpacking: let Python decide
+        if nodes:
             try:
-                values[target.id] = ast.literal_eval(value)
-            except ValueError:
-                raise CommandError(f"Migration file {path.name} must set {target.id} to a literal.") from None
-    if not isinstance(values.get("revision"), str):
-        raise CommandError(f"Migration file {path.name} does not set revision = '...'.")
-    parents = []
-    for name in ("down_revision", "depends_on"):
-        value = values.get(name)
-        parents.extend([value] if isinstance(value, str) else value or [])
-    return Migration(values["revision"], tuple(parents), str(path))
+                header[name] = ast.literal_eval(top[id(nodes[0])])
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None  # a name bound above, an expression, a set of lists
+    return header
 
 
-def read_migrations(versions_dir: Path, cache_dir: Path | None = None) -> list[Migration]:
-    """Every migration in the folder; two files with one revision id are an error naming both.
+def _loaded_header(path: Path) -> dict:
+    """The header as Alembic reads it: from the module, after running it."""
+    from alembic.util import load_python_file
+
+    try:
+        module = load_python_file(str(path.parent), path.name)
+    except Exception as exc:
+        raise CommandError(f"Migration file {path.name} does not import: {type(exc).__name__}: {exc}") from None
+    return {name: getattr(module, name) for name in HEADER if hasattr(module, name)}
+
+
+def _as_tuple(value) -> tuple:
+    """Alembic's ``to_tuple``: None is nothing, a string is one, anything iterable its items."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value) if isinstance(value, Iterable) else (value,)
+
+
+def _checked(path: Path, header: dict) -> "Header":
+    """The header as Alembic takes it, or Alembic's reason for refusing the file, in one line."""
+    revision = header.get("revision")
+    if "revision" not in header:
+        legacy = LEGACY_FILE.match(path.name)
+        if not legacy:
+            raise CommandError(f"Could not determine revision id from filename {path.name}. Be sure the 'revision' "
+                               "variable is declared inside the script.")
+        revision = legacy.group(1)
+    if "down_revision" not in header:
+        raise CommandError(f"Migration file {path.name} does not set down_revision (None for a first migration), "
+                           "without which Alembic cannot load it.")
+    values = {name: _as_tuple(header.get(name)) for name in HEADER[1:]}
+    for name, value in [("revision", (revision,)), *values.items()]:
+        if not all(isinstance(item, str) for item in value):
+            raise CommandError(f"Migration file {path.name} sets {name} to {header.get(name, revision)!r}: "
+                               "revision ids are strings.")
+    illegal = sorted(set(ILLEGAL_IN_REVISION) & set(revision))
+    if illegal:
+        raise CommandError(f"Character(s) '{', '.join(illegal)}' not allowed in revision identifier '{revision}' "
+                           f"({path.name}).")
+    if revision in values["down_revision"]:
+        raise CommandError(f"Self-loop is detected in revisions ({revision}) ({path.name}).")
+    return Header(revision, values["down_revision"], values["depends_on"], values["branch_labels"])
+
+
+@dataclass(frozen=True)
+class Header:
+    """What one file declares, before names in ``depends_on`` are resolved against the others."""
+    revision: str
+    down_revision: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+
+
+def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourceless: bool = False,
+                    recursive: bool = False) -> list[Migration]:
+    """Every migration in the folders, in Alembic's load order; two files with one revision id,
+    a label used twice, or a name no file has are errors naming them.
 
     With ``cache_dir``, what each file declares is kept in ``index.json`` there, under the
-    file's name, size, inode and change times: a file that was added, removed, edited or
+    file's path, size, inode and change times: a file that was added, removed, edited or
     replaced is read again, so the cache never answers for a file that changed."""
     cached = cache.load(cache_dir, "index.json")
     fresh = {}
-    migrations = []
-    seen: dict[str, str] = {}  # revision: file name
-    for path in migration_files(versions_dir):
-        name, stamp = os.path.basename(path), cache.stamp(path)
-        entry = cached.get(name)
+    headers = []
+    seen: dict[str, str] = {}  # revision or branch label: file name
+    for path in migration_files(folders, sourceless, recursive):
+        stamp, entry = cache.stamp(path), cached.get(path)
         if is_entry(entry) and entry["stamp"] == stamp:
-            migration = Migration(entry["revision"], tuple(entry["parents"]), path)
+            header = Header(entry["revision"], **{name: tuple(entry[name]) for name in HEADER[1:]})
         else:
-            migration = read_migration(Path(path))
-            entry = {"stamp": stamp, "revision": migration.revision, "parents": list(migration.parents)}
-        fresh[name] = entry
-        if migration.revision in seen:
-            raise CommandError(f"Revision '{migration.revision}' is declared by two files: "
-                               f"{seen[migration.revision]} and {name}.")
-        seen[migration.revision] = name
-        migrations.append(migration)
-    for migration in migrations:
-        for parent in migration.parents:
+            header = read_migration(Path(path))
+            entry = {"stamp": stamp, "revision": header.revision,
+                     **{name: list(getattr(header, name)) for name in HEADER[1:]}}
+        fresh[path] = entry
+        name = os.path.basename(path)
+        if header.revision in seen:
+            raise CommandError(f"Revision '{header.revision}' is declared by two files: {seen[header.revision]} and {name}.")
+        seen[header.revision] = name
+        headers.append((header, path))
+    declares = {}  # branch label: the revision that declares it
+    for header, path in headers:
+        for label in header.branch_labels:
+            if label in declares or label in seen:
+                raise CommandError(f"Branch name '{label}' in revision {header.revision} already used by revision "
+                                   f"{declares.get(label, label)}.")
+            declares[label] = header.revision
+    migrations = []
+    for header, path in headers:
+        for parent in header.down_revision + tuple(name for name in header.depends_on if name not in declares):
             if parent not in seen:
-                raise CommandError(f"Migration {migration.revision} depends on '{parent}', which no migration file has.")
+                raise CommandError(f"Migration {header.revision} depends on '{parent}', which no migration file has.")
+        depends_on = tuple(dict.fromkeys(declares.get(name, name) for name in header.depends_on))
+        migrations.append(Migration(header.revision, header.down_revision, path, depends_on, header.branch_labels))
+    no_cycles(migrations)
     if fresh != cached:
         cache.save(cache_dir, "index.json", fresh)
     return migrations
 
 
+def no_cycles(migrations: list[Migration]) -> None:
+    """Alembic's refusal of a history in which a migration comes, directly or not, before itself."""
+    waiting = {m.revision: len(m.needs) for m in migrations}
+    needed_by = {m.revision: [] for m in migrations}
+    for m in migrations:
+        for parent in m.needs:
+            needed_by[parent].append(m.revision)
+    ready = [revision for revision, count in waiting.items() if not count]
+    while ready:
+        for revision in needed_by[ready.pop()]:
+            waiting[revision] -= 1
+            if not waiting[revision]:
+                ready.append(revision)
+    looped = sorted(revision for revision, count in waiting.items() if count)
+    if looped:
+        raise CommandError(f"Cycle is detected in revisions ({', '.join(looped)}).")
+
+
 def is_entry(entry) -> bool:
     """Whether a cached entry has the shape ``read_migrations`` writes (a cache file may hold anything)."""
     return (isinstance(entry, dict) and isinstance(entry.get("revision"), str) and isinstance(entry.get("stamp"), list)
-            and isinstance(entry.get("parents"), list) and all(isinstance(p, str) for p in entry["parents"]))
+            and all(isinstance(entry.get(name), list) and all(isinstance(item, str) for item in entry[name])
+                    for name in HEADER[1:]))
 
 
-def fingerprint(migrations_dir: Path, salt: str = "") -> str:
+def fingerprint(env_py: Path, files: list[str], salt: str = "") -> str:
     """A digest of everything that decides the schema at head: env.py and every migration file,
     and ``salt`` (say, the versions of the libraries that run them)."""
     digest = hashlib.sha256(salt.encode())
-    for path in [migrations_dir / "env.py", *map(Path, migration_files(migrations_dir / "versions"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in [env_py, *map(Path, files)]:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
 
 
@@ -106,9 +258,10 @@ SUBJECT_THEN_TABLE = {"create_index", "drop_index", "create_unique_constraint", 
                       "create_check_constraint", "create_primary_key", "drop_constraint"}
 
 
-def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
+def calls(path: str, forward: bool = True) -> list[tuple[str, str | None, str | None]]:
     """What a migration's ``upgrade()`` (or ``downgrade()``) calls on ``op`` or ``batch_op``, as
-    ``("Drop column phone on users", destroys_data)``: enough for a reviewer reading a plan."""
+    ``(operation, subject, table)``: ``("add_column", "phone", "users")``, ``("create_table",
+    "hotels", None)``, read from its source (every branch of an if or try)."""
     tree = ast.parse(Path(path).read_bytes())
     function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
                      and node.name == ("upgrade" if forward else "downgrade")), None)
@@ -130,9 +283,7 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
                     on, words = (words or [None])[0], words[1:]
                 elif table is None and name in SUBJECT_THEN_TABLE:
                     on, words = (words[1:] or [None])[0], words[:1]
-                phrase = " ".join(filter(None, [name.replace("_", " ").capitalize(), *words[:1],
-                                                f"on {on}" if on else None]))
-                found.append((phrase, name in DESTRUCTIVE))
+                found.append((name, (words or [None])[0], on))
             else:  # if/for/while/try: every branch, handlers included
                 for block in ("body", "orelse", "finalbody"):
                     visit(getattr(node, block, []), table, receivers)
@@ -141,6 +292,13 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
 
     visit(function.body if function else [])
     return found
+
+
+def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
+    """Each call of ``calls`` as ``("Drop column phone on users", destroys_data)``: enough for a
+    reviewer reading a plan."""
+    return [(" ".join(filter(None, [name.replace("_", " ").capitalize(), subject, f"on {on}" if on else None])),
+             name in DESTRUCTIVE) for name, subject, on in calls(path, forward)]
 
 
 def _method(node, receivers) -> str | None:

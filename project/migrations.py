@@ -5,6 +5,7 @@ run or be written: the deploy hot path (``migrate`` with nothing to do) never lo
 Steps run through Alembic's own ``EnvironmentContext``, so ``migrations/env.py`` stays a
 normal Alembic environment.
 """
+import os
 import signal
 import time
 from argparse import Namespace
@@ -25,7 +26,7 @@ from alembic.util import format_as_comma, load_python_file, to_tuple
 from mako.template import Template
 
 from project import database, deploy, graph, signals
-from project.index import migration_files
+from project.index import files_of
 from project.database import HISTORY
 from project.output import CommandError, Console, Interrupted
 from project.settings import Settings
@@ -38,6 +39,10 @@ def alembic_config(settings: Settings, connection=None, models: bool = True) -> 
     config = Config(cmd_opts=Namespace(quiet=True))
     config.set_main_option("script_location", str(settings.migrations_dir).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
+    if settings.version_locations:
+        config.set_main_option("version_locations", os.pathsep.join(str(p).replace("%", "%%") for p in settings.version_locations))
+    config.set_main_option("sourceless", str(settings.sourceless).lower())
+    config.set_main_option("recursive_version_locations", str(settings.recursive_version_locations).lower())
     config.set_main_option("file_template", "%%(rev)s")
     config.attributes["settings"] = settings
     config.attributes["connection"] = connection
@@ -62,7 +67,7 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
     except AlembicCommandError:
         raise
     except Exception as exc:
-        problems = import_errors(migration_files(settings.versions_dir))
+        problems = import_errors(files_of(settings))
         raise CommandError(problems[0] if problems else explain(exc)) from exc
     return scripts
 
@@ -79,7 +84,8 @@ class StepFailed(CommandError):
 
 
 def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
-              lock_timeout: float | None = None, scripts: ScriptDirectory | None = None) -> None:
+              lock_timeout: float | None = None, scripts: ScriptDirectory | None = None,
+              faked: frozenset = frozenset()) -> None:
     """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
     with ``sql``, print their SQL instead (Alembic's offline mode).
 
@@ -87,7 +93,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     runs and " OK" once its transaction (with the version-table update) has committed. With
     ``lock_timeout``, each migration waits at most that long for a lock another session holds.
     ``scripts`` are the migration files as ``load_scripts`` loaded them, to load them once for
-    several runs.
+    several runs. The migrations in ``faked`` are recorded without running (``--fake-initial``).
     """
     scripts = scripts or load_scripts(settings)
     if not sql:
@@ -118,13 +124,14 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 step = MigrationStep.downgrade_from_script(scripts.revision_map, script)
             if not sql:
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
-                step.migration_fn = recorded(None if fake else step.migration_fn, connection, revision, forward, wait)
+                skip = fake or revision in faked
+                step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait)
             console.step_started(revision, forward)
             started = time.perf_counter()
             yield step
             if marked:
                 deploy.mark_unfinished(connection, revision, None)
-            console.step_finished(fake, time.perf_counter() - started)
+            console.step_finished(fake or revision in faked, time.perf_counter() - started)
             running = None
 
     offline = {}

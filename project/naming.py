@@ -27,8 +27,9 @@ def number_of(revision: str) -> int:
     return int(digits.group(1)) if digits else 0
 
 
-def next_number(heads: tuple[str, ...]) -> int:
-    return max((number_of(head) for head in heads), default=0) + 1
+def next_number(revisions) -> int:
+    """One past the highest number among ``revisions`` (an app's), whatever ids sit between."""
+    return max((number_of(revision) for revision in revisions), default=0) + 1
 
 
 def timestamp(now: datetime | None = None) -> str:

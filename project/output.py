@@ -44,15 +44,15 @@ class Console:
 
     # migrate and fake
 
-    def operations(self, state: tuple[str, ...], all_heads: bool) -> None:
+    def operations(self, state: tuple[str, ...], everything: bool, apps: str) -> None:
         """Django's header: what the run will do, before anything is done."""
         self.line(click.style("Operations to perform:", bold=True))
-        if all_heads:
-            self.line(f"  Apply all migrations: {APP_LABEL}")
+        if everything:
+            self.line(f"  Apply all migrations: {apps}")
         elif not state:
-            self.line(f"  Unapply all migrations: {APP_LABEL}")
+            self.line(f"  Unapply all migrations: {apps}")
         else:
-            self.line(f"  Target specific migration: {', '.join(state)}, from {APP_LABEL}")
+            self.line(f"  Target specific migration: {', '.join(state)}, from {apps}")
         self.line(click.style("Running migrations:", bold=True))
 
     def nothing_to_apply(self) -> None:
@@ -83,15 +83,21 @@ class Console:
 
     # showmigrations: each list in one write, not one flush per migration
 
-    def migration_list(self, names: list[str], applied: set[str], dates: dict, unfinished: set[str] = frozenset()) -> None:
-        rows = []
-        for name in names:
-            when = f" (applied at {dates[name]:%Y-%m-%d %H:%M:%S})" if self.verbosity >= 2 and name in applied and name in dates else ""
-            if name in unfinished:
-                rows.append(f" [!] {name} (started, not finished)")
-                continue
-            rows.append(f" [{'X' if name in applied else ' '}] {name}{when}")
-        self.line("\n".join([click.style(APP_LABEL, bold=True), *(rows or [" (no migrations)"])]))
+    def migration_list(self, groups: list[tuple[str, list[str]]], applied: set[str], dates: dict,
+                       unfinished: set[str] = frozenset()) -> None:
+        """Each app's migrations under its label, as Django lists them."""
+        lines = []
+        for app, names in groups:
+            lines.append(click.style(app, bold=True))
+            for name in names:
+                when = f" (applied at {dates[name]:%Y-%m-%d %H:%M:%S})" if self.verbosity >= 2 and name in applied and name in dates else ""
+                if name in unfinished:
+                    lines.append(f" [!] {name} (started, not finished)")
+                else:
+                    lines.append(f" [{'X' if name in applied else ' '}] {name}{when}")
+            if not names:
+                lines.append(" (no migrations)")
+        self.line("\n".join(lines))
 
     def migration_plan(self, names: list[str], parents: dict, applied: set[str]) -> None:
         rows = []
@@ -110,8 +116,8 @@ class Console:
         self.line(click.style(f"Full migrations file '{name}':", bold=True), level=3)
         self.line(text, level=3)
 
-    def new_migration(self, path: str, changes: list[str]) -> None:
-        self.line(click.style(f"Migrations for '{APP_LABEL}':", bold=True))
+    def new_migration(self, path: str, changes: list[str], app: str = APP_LABEL) -> None:
+        self.line(click.style(f"Migrations for '{app}':", bold=True))
         self.line(f"  {click.style(path, bold=True)}")
         for change in changes:
             self.line(f"    {SYMBOLS.get(change.split()[0], '*')} {change}")

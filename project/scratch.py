@@ -159,7 +159,8 @@ def kept_file(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
     import alembic
 
     versions = f"{alembic.__version__}:{sa.__version__}:{sqlite3.sqlite_version}"
-    kept = settings.cache_dir / f"scratch-{index.fingerprint(settings.migrations_dir, versions)}.sqlite3"
+    key = index.fingerprint(settings.migrations_dir / "env.py", index.files_of(settings), versions)
+    kept = settings.cache_dir / f"scratch-{key}.sqlite3"
     if kept.exists():
         try:
             with closing(sqlite3.connect(f"file:{kept}?mode=ro", uri=True)) as scratch:

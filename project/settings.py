@@ -25,6 +25,11 @@ class Settings:
     # How long one migration waits for a lock on a table another session holds, before it is
     # rolled back and tried again (PostgreSQL's lock_timeout, MariaDB's lock_wait_timeout).
     table_lock_timeout: float = 10
+    # Alembic's options for where the migration files are, from ``[tool.alembic]`` in
+    # pyproject.toml, so that manage.py and the plain alembic command see the same files.
+    version_locations: tuple[Path, ...] = ()
+    sourceless: bool = False
+    recursive_version_locations: bool = False
 
     @property
     def migrations_dir(self) -> Path:
@@ -32,7 +37,12 @@ class Settings:
 
     @property
     def versions_dir(self) -> Path:
-        return self.migrations_dir / "versions"
+        """Where new migrations go, unless they continue a branch whose files are elsewhere."""
+        return self.migration_folders[0]
+
+    @property
+    def migration_folders(self) -> list[Path]:
+        return list(self.version_locations) or [self.migrations_dir / "versions"]
 
 
 
@@ -64,7 +74,32 @@ def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Se
     if not 0 < table_lock_timeout < float("inf"):
         raise CommandError(f"MIGRATE_TABLE_LOCK_TIMEOUT must be a number of seconds above 0, not {wait!r}.")
     return Settings(base_dir=base_dir, database_url=url or f"sqlite:///{base_dir / 'db.sqlite3'}",
-                    cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout)
+                    cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout,
+                    **alembic_options(base_dir))
+
+
+def alembic_options(base_dir: Path) -> dict:
+    """``version_locations``, ``sourceless`` and ``recursive_version_locations`` from the
+    ``[tool.alembic]`` table of pyproject.toml, as the plain alembic command reads them."""
+    import tomllib
+
+    try:
+        with open(base_dir / "pyproject.toml", "rb") as file:
+            table = tomllib.load(file).get("tool", {}).get("alembic", {})
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CommandError(f"Cannot read {base_dir / 'pyproject.toml'}: {exc}") from None
+    options = {}
+    locations = table.get("version_locations")
+    if locations:
+        locations = [locations] if isinstance(locations, str) else locations
+        options["version_locations"] = tuple(base_dir / location.replace("%(here)s", str(base_dir))
+                                             for location in locations)
+    for name in ("sourceless", "recursive_version_locations"):
+        if name in table:
+            options[name] = str(table[name]).lower() in ("true", "1", "yes", "on")
+    return options
 
 
 def read_env_file(path: Path) -> dict:

@@ -266,7 +266,7 @@ def test_migrate_fake_option(manage, settings):
 def test_fake_needs_a_target(manage):
     result = manage("fake")
     assert result.exit_code == 2
-    assert "Missing argument 'TARGET'" in result.stderr
+    assert "Missing argument '[APP_LABEL] TARGET'" in result.stderr
 
 
 # verbosity

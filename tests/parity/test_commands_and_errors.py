@@ -329,7 +329,7 @@ def two_heads(project):
     write_migration(project, "0005_add_phone", "0004_make_email_unique")
     write_migration(project, "0005_add_rating", "0004_make_email_unique")
     return [
-        "Conflicting migrations detected; multiple leaf nodes in the migration graph: (0005_add_phone, 0005_add_rating).",
+        "Conflicting migrations detected; multiple leaf nodes in the migration graph: (0005_add_phone, 0005_add_rating in migrations).",
         "To fix them run 'python manage.py makemigrations --merge'",
     ]
 
@@ -538,7 +538,7 @@ def test_makemigrations_name_without_letters(project_copy, run_manage, sqlite_ur
 @pytest.mark.parametrize("args, expected", [
     (["frobnicate"], "Usage: manage.py [OPTIONS] COMMAND [ARGS]...\nTry 'manage.py --help' for help.\n\n"
                      "Error: No such command 'frobnicate'.\n"),
-    (["migrate", "--frob"], "Usage: manage.py migrate [OPTIONS] [TARGET]\nTry 'manage.py migrate --help' for help.\n\n"
+    (["migrate", "--frob"], "Usage: manage.py migrate [OPTIONS] [APP_LABEL] [TARGET]\nTry 'manage.py migrate --help' for help.\n\n"
                             "Error: No such option '--frob'.\n"),
 ])
 def test_usage_errors_are_clicks_and_exit_2(project_copy, run_manage, sqlite_url, args, expected):

@@ -17,31 +17,31 @@ def test_the_index_notices_added_removed_and_edited_files(tmp_path):
     versions.mkdir()
     write(versions, "0001_a", "0001_a")
     write(versions, "0002_b", "0002_b", "0001_a")
-    assert [m.revision for m in index.read_migrations(versions, kept)] == ["0001_a", "0002_b"]
-    assert set(cache.load(kept, "index.json")) == {"0001_a.py", "0002_b.py"}
+    assert [m.revision for m in index.read_migrations([versions], kept)] == ["0001_a", "0002_b"]
+    assert set(cache.load(kept, "index.json")) == {str(versions / "0001_a.py"), str(versions / "0002_b.py")}
 
     write(versions, "0003_c", "0003_c", "0002_x")
     (versions / "0001_a.py").unlink()
     write(versions, "0001_z", "0001_z")
-    old_mtime = cache.load(kept, "index.json")["0002_b.py"]["stamp"][2]
+    old_mtime = cache.load(kept, "index.json")[str(versions / "0002_b.py")]["stamp"][2]
     write(versions, "0002_b", "0002_x", "0001_z")  # same length, same name: an edit in place
     os.utime(versions / "0002_b.py", ns=(old_mtime, old_mtime))  # even with the old mtime
 
-    migrations = index.read_migrations(versions, kept)
+    migrations = index.read_migrations([versions], kept)
 
     assert [(m.revision, m.parents) for m in migrations] == [
         ("0001_z", ()), ("0002_x", ("0001_z",)), ("0003_c", ("0002_x",))]
-    assert set(cache.load(kept, "index.json")) == {"0001_z.py", "0002_b.py", "0003_c.py"}
+    assert set(cache.load(kept, "index.json")) == {str(versions / name) for name in ("0001_z.py", "0002_b.py", "0003_c.py")}
 
 
 def test_the_index_answers_from_the_cache_without_reading_unchanged_files(tmp_path, monkeypatch):
     versions, kept = tmp_path / "versions", tmp_path / "cache"
     versions.mkdir()
     write(versions, "0001_a", "0001_a")
-    index.read_migrations(versions, kept)
+    index.read_migrations([versions], kept)
     monkeypatch.setattr(index, "read_migration", lambda path: (_ for _ in ()).throw(AssertionError(path)))
 
-    assert [m.revision for m in index.read_migrations(versions, kept)] == ["0001_a"]
+    assert [m.revision for m in index.read_migrations([versions], kept)] == ["0001_a"]
 
 
 def test_a_cache_that_cannot_be_read_or_written_is_no_cache(tmp_path):
@@ -71,8 +71,12 @@ def test_fingerprint_follows_the_content_of_env_py_and_every_migration(tmp_path)
     (migrations / "versions").mkdir(parents=True)
     (migrations / "env.py").write_text("# env\n")
     write(migrations / "versions", "0001_a", "0001_a")
-    first = index.fingerprint(migrations)
+
+    def fingerprint():
+        return index.fingerprint(migrations / "env.py", index.migration_files([migrations / "versions"]))
+
+    first = fingerprint()
     write(migrations / "versions", "0001_a", "0001_b")
-    second = index.fingerprint(migrations)
+    second = fingerprint()
     (migrations / "env.py").write_text("# env, edited\n")
-    assert len({first, second, index.fingerprint(migrations)}) == 3
+    assert len({first, second, fingerprint()}) == 3

@@ -1,13 +1,19 @@
-"""project.index: the migration files read as data (``ast``), never imported.
+"""project.index: the migration files read as data. A header of literals is read from the
+source (``ast``), the file never imported; any other header by loading the file as Alembic
+does, and the tests compare what we read with what Alembic's own ``Script`` objects hold.
 
 Every test writes its files in tmp_path; the last ones read the repository's own four migrations."""
+import py_compile
 import textwrap
 from pathlib import Path
 
 import pytest
+from alembic import util
+from alembic.script import ScriptDirectory
 
 from project import index
 from project.graph import Migration
+from project.index import Header
 from project.output import CommandError
 
 REPO_VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
@@ -19,7 +25,7 @@ def write(folder: Path, name: str, source: str) -> Path:
     return path
 
 
-def migration_file(folder: Path, revision: str, down_revision=None, depends_on=None) -> Path:
+def migration_file(folder: Path, revision: str, down_revision=None, depends_on=None, branch_labels=None) -> Path:
     """A file as Alembic's own template writes it, with annotated assignments."""
     return write(folder, f"{revision}.py", f'''\
         """{revision}"""
@@ -30,7 +36,7 @@ def migration_file(folder: Path, revision: str, down_revision=None, depends_on=N
 
         revision: str = {revision!r}
         down_revision: Union[str, Sequence[str], None] = {down_revision!r}
-        branch_labels: Union[str, Sequence[str], None] = None
+        branch_labels: Union[str, Sequence[str], None] = {branch_labels!r}
         depends_on: Union[str, Sequence[str], None] = {depends_on!r}
 
 
@@ -43,11 +49,29 @@ def migration_file(folder: Path, revision: str, down_revision=None, depends_on=N
         ''')
 
 
+def alembic_reads(folders: list[Path], sourceless=False, recursive=False) -> list[tuple[str, Header]]:
+    """The files Alembic loads from the folders, in its order, each with what its ``Script`` holds."""
+    scripts = ScriptDirectory(str(folders[0].parent), version_locations=[str(folder) for folder in folders],
+                              sourceless=sourceless, recursive_version_locations=recursive)._load_revisions()
+    return [(script.path, Header(script.revision, script._versioned_down_revisions,
+                                 util.to_tuple(script.dependencies, default=()), script._orig_branch_labels))
+            for script in scripts]
+
+
+def we_read(folders: list[Path], sourceless=False, recursive=False) -> list[tuple[str, Header]]:
+    return [(path, index.read_migration(Path(path))) for path in index.migration_files(folders, sourceless, recursive)]
+
+
+def alembic_header(path: Path) -> Header:
+    [(_, header)] = alembic_reads([path.parent])
+    return header
+
+
 def message(excinfo) -> str:
     return excinfo.value.format_message()
 
 
-# read_migration
+# read_migration: a header of literals, read from the source
 
 
 def test_plain_assignments(tmp_path):
@@ -59,16 +83,13 @@ def test_plain_assignments(tmp_path):
         depends_on = None
         """)
 
-    migration = index.read_migration(path)
-
-    assert migration == Migration("0002_b", ("0001_a",))
-    assert (migration.revision, migration.parents, migration.path) == ("0002_b", ("0001_a",), str(path))
+    assert index.read_migration(path) == Header("0002_b", ("0001_a",), (), ())
 
 
 def test_annotated_assignments_as_alembics_template_writes_them(tmp_path):
     path = migration_file(tmp_path, "0001_x", down_revision=None)
 
-    assert index.read_migration(path) == Migration("0001_x", ())
+    assert index.read_migration(path) == Header("0001_x", (), (), ())
 
 
 def test_annotated_assignment_with_a_parent(tmp_path):
@@ -78,7 +99,7 @@ def test_annotated_assignment_with_a_parent(tmp_path):
         down_revision: Union[str, None] = '0001_x'
         """)
 
-    assert index.read_migration(path).parents == ("0001_x",)
+    assert index.read_migration(path).down_revision == ("0001_x",)
 
 
 def test_an_annotation_without_a_value_is_not_an_assignment(tmp_path):
@@ -89,7 +110,7 @@ def test_an_annotation_without_a_value_is_not_an_assignment(tmp_path):
         down_revision = '0001_x'
         """)
 
-    assert index.read_migration(path) == Migration("0002_y", ("0001_x",))
+    assert index.read_migration(path) == Header("0002_y", ("0001_x",), (), ())
 
 
 def test_a_merge_has_every_parent_of_its_tuple_in_order(tmp_path):
@@ -98,39 +119,28 @@ def test_a_merge_has_every_parent_of_its_tuple_in_order(tmp_path):
         down_revision = ('0005_add_phone', '0005_add_rating')
         """)
 
-    assert index.read_migration(path).parents == ("0005_add_phone", "0005_add_rating")
+    assert index.read_migration(path).down_revision == ("0005_add_phone", "0005_add_rating")
 
 
-def test_depends_on_counts_as_a_parent(tmp_path):
-    path = migration_file(tmp_path, "0003_c", down_revision="0002_b", depends_on="0001_other")
+def test_depends_on_and_branch_labels_are_kept_apart_from_down_revision(tmp_path):
+    path = migration_file(tmp_path, "0003_c", down_revision="0002_b", depends_on="0001_other", branch_labels="users")
 
-    assert index.read_migration(path).parents == ("0002_b", "0001_other")
+    assert index.read_migration(path) == Header("0003_c", ("0002_b",), ("0001_other",), ("users",))
 
 
-def test_depends_on_as_a_list_and_down_revision_as_a_list(tmp_path):
+def test_lists_are_read_as_tuples(tmp_path):
     path = write(tmp_path, "0004_d.py", """\
         revision = '0004_d'
         down_revision = ['0003_a', '0003_b']
         depends_on = ['0001_x', '0002_y']
+        branch_labels = ['users', 'audit']
         """)
 
-    assert index.read_migration(path).parents == ("0003_a", "0003_b", "0001_x", "0002_y")
+    assert index.read_migration(path) == Header("0004_d", ("0003_a", "0003_b"), ("0001_x", "0002_y"),
+                                                ("users", "audit"))
 
 
-def test_assignments_inside_functions_or_later_in_the_file_do_not_override_the_module_level_one(tmp_path):
-    path = write(tmp_path, "0002_b.py", """\
-        revision = '0002_b'
-        down_revision = '0001_a'
-
-        def upgrade():
-            revision = 'not_me'
-            down_revision = 'nor_me'
-        """)
-
-    assert index.read_migration(path) == Migration("0002_b", ("0001_a",))
-
-
-def test_the_file_is_not_imported(tmp_path):
+def test_a_literal_header_is_read_without_importing_the_file(tmp_path):
     path = write(tmp_path, "0001_a.py", """\
         raise RuntimeError('imported!')
         import nonexistent_module
@@ -138,7 +148,7 @@ def test_the_file_is_not_imported(tmp_path):
         down_revision = None
         """)
 
-    assert index.read_migration(path) == Migration("0001_a", ())
+    assert index.read_migration(path) == Header("0001_a", (), (), ())
 
 
 @pytest.mark.parametrize("source, line, detail", [
@@ -156,48 +166,145 @@ def test_a_syntax_error_names_the_file_and_the_line(tmp_path, source, line, deta
     assert message(excinfo) == f"Migration file 0001_a.py has a syntax error at line {line}: {detail}"
 
 
-@pytest.mark.parametrize("value", ["make_revision()", "PREFIX + '_a'", "f'{number}_a'", "other_module.REVISION"])
-def test_a_revision_that_is_not_a_literal(tmp_path, value):
-    path = write(tmp_path, "0001_a.py", f"""\
-        revision = {value}
-        down_revision = None
+# read_migration: any other header, read by loading the file as Alembic does
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("revision = 'c1'\ndown_revision = 'b1'\n", id="literals"),
+    pytest.param("revision: str = 'c1'\ndown_revision: tuple = ('b1',)\n", id="annotated literals"),
+    pytest.param("REVISION = 'c1'\nrevision = REVISION\ndown_revision = 'b1'\n", id="a name bound above"),
+    pytest.param("revision = 'c' + '1'\ndown_revision = 'b1'\n", id="an expression"),
+    pytest.param("revision: str = f'c{1}'\ndown_revision = 'b1'\n", id="annotated, not a literal"),
+    pytest.param("revision, down_revision = 'c1', 'b1'\n", id="tuple unpacking"),
+    pytest.param("revision = rev_id = 'c1'\ndown_revision = 'b1'\n", id="chained assignment"),
+    pytest.param("if True:\n    revision = 'c1'\nelse:\n    revision = 'x'\ndown_revision = 'b1'\n", id="in an if"),
+    pytest.param("try:\n    revision = 'c1'\nexcept ImportError:\n    revision = 'x'\ndown_revision = 'b1'\n",
+                 id="in a try"),
+    pytest.param("revision = 'x'\ndown_revision = 'b1'\nrevision = 'c1'\n", id="assigned again later"),
+    pytest.param("revision = 'c'\nrevision += '1'\ndown_revision = 'b1'\n", id="augmented"),
+    pytest.param("revision = 'c1'\ndown_revision = 'b1'\n\ndef upgrade():\n    revision = 'x'\n",
+                 id="a local of the same name"),
+    pytest.param("def header():\n    global revision\n    revision = 'c1'\n\nheader()\ndown_revision = 'b1'\n",
+                 id="a global set in a function"),
+    pytest.param("for revision in ['c1']:\n    pass\ndown_revision = 'b1'\n", id="a loop variable"),
+    pytest.param("globals()['revision'] = 'c1'\ndown_revision = 'b1'\n", id="globals()"),
+    pytest.param("globals().update(revision='c1', down_revision='b1')\n", id="globals() alone"),
+    pytest.param("import builtins\nrevision = 'x'\ndown_revision = 'b1'\nbuiltins.exec(\"revision = 'c1'\")\n",
+                 id="exec through an attribute"),
+    pytest.param("import sys\nrevision = 'x'\ndown_revision = 'b1'\nsys._getframe().f_globals['revision'] = 'c1'\n",
+                 id="the frame's globals"),
+    pytest.param("down_revision = 'b1'\n\ndef __getattr__(name):\n    if name == 'revision':\n        return 'c1'\n"
+                 "    raise AttributeError(name)\n", id="a module __getattr__"),
+    pytest.param("revision = 'c1'\ndown_revision = {'b1': 1}\n", id="a dict: its keys"),
+    pytest.param("revision = 'c1'\ndown_revision = 'b1'\ndepends_on = {frozenset(): 1}.get(frozenset(), None) and None\n",
+                 id="an expression Python must run"),
+])
+def test_each_header_form_is_read_as_alembic_reads_it(tmp_path, source):
+    path = write(tmp_path, "0003_c.py", source)
+
+    assert index.read_migration(path) == Header("c1", ("b1",), (), ()) == alembic_header(path)
+
+
+def test_depends_on_and_branch_labels_computed_at_import_are_read_as_alembic_reads_them(tmp_path):
+    path = write(tmp_path, "0003_c.py", """\
+        BASE = 'a1'
+        revision = 'c1'
+        down_revision = ['b1', BASE]
+        depends_on = [BASE.replace('a', 'x')]
+        branch_labels = {'users'}
         """)
+
+    assert index.read_migration(path) == Header("c1", ("b1", "a1"), ("x1",), ("users",)) == alembic_header(path)
+
+
+def test_a_file_without_revision_named_by_a_hex_id_has_that_id(tmp_path):
+    path = write(tmp_path, "1975ea83b712.py", "down_revision = None\n")
+
+    assert index.read_migration(path) == Header("1975ea83b712", (), (), ()) == alembic_header(path)
+
+
+@pytest.mark.parametrize("source, error", [
+    ("raise RuntimeError('imported!')\nrevision = '0001' + '_a'\ndown_revision = None\n", "RuntimeError: imported!"),
+    ("revision = REVISION\ndown_revision = None\n", "NameError: name 'REVISION' is not defined"),
+    ("import nonexistent_module\nrevision = nonexistent_module.REVISION\ndown_revision = None\n",
+     "ModuleNotFoundError: No module named 'nonexistent_module'"),
+])
+def test_a_header_that_is_not_literal_is_read_by_importing_the_file(tmp_path, source, error):
+    path = write(tmp_path, "0001_a.py", source)
 
     with pytest.raises(CommandError) as excinfo:
         index.read_migration(path)
 
-    assert message(excinfo) == "Migration file 0001_a.py must set revision to a literal."
+    assert message(excinfo) == f"Migration file 0001_a.py does not import: {error}"
 
 
-def test_a_down_revision_that_is_not_a_literal(tmp_path):
-    path = write(tmp_path, "0002_b.py", """\
-        from typing import Union
-        revision: str = '0002_b'
-        down_revision: Union[str, None] = previous()
-        """)
-
-    with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
-
-    assert message(excinfo) == "Migration file 0002_b.py must set down_revision to a literal."
+# read_migration: what Alembic refuses
 
 
 @pytest.mark.parametrize("source", [
     "down_revision = None\n",
-    "revision = None\ndown_revision = None\n",
-    "revision = 5\ndown_revision = None\n",
     "revision: str\ndown_revision = None\n",
-    "def upgrade():\n    revision = '0001_a'\n",
+    "def upgrade():\n    revision = '0001_a'\ndown_revision = None\n",
     "",
 ])
-def test_a_file_without_a_revision_string(tmp_path, source):
-    path = tmp_path / "0001_a.py"
-    path.write_text(source)
+def test_a_file_without_a_revision_not_named_by_a_hex_id(tmp_path, source):
+    path = write(tmp_path, "0001_a.py", source)
 
     with pytest.raises(CommandError) as excinfo:
         index.read_migration(path)
 
-    assert message(excinfo) == "Migration file 0001_a.py does not set revision = '...'."
+    assert message(excinfo).startswith("Could not determine revision id from filename 0001_a.py.")
+
+
+NO_DOWN_REVISION = ("Migration file 0001_a.py does not set down_revision (None for a first migration), "
+                    "without which Alembic cannot load it.")
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("revision = '0001_a'\n", NO_DOWN_REVISION),
+    ("revision = '0001_a'\ndown_revision: str\n", NO_DOWN_REVISION),
+    ("revision = None\ndown_revision = None\n",
+     "Migration file 0001_a.py sets revision to None: revision ids are strings."),
+    ("revision = 5\ndown_revision = None\n",
+     "Migration file 0001_a.py sets revision to 5: revision ids are strings."),
+    ("revision = 'a'\ndown_revision = 5\n",
+     "Migration file 0001_a.py sets down_revision to 5: revision ids are strings."),
+    ("revision = 'a'\ndown_revision = None\ndepends_on = ['x', None]\n",
+     "Migration file 0001_a.py sets depends_on to ['x', None]: revision ids are strings."),
+    ("revision = 'a'\ndown_revision = None\nbranch_labels = (1,)\n",
+     "Migration file 0001_a.py sets branch_labels to (1,): revision ids are strings."),
+    ("revision = 'x-1'\ndown_revision = None\n",
+     "Character(s) '-' not allowed in revision identifier 'x-1' (0001_a.py)."),
+    ("revision = 'x' + '-1'\ndown_revision = None\n",
+     "Character(s) '-' not allowed in revision identifier 'x-1' (0001_a.py)."),
+    ("revision = 'a@b+c:d'\ndown_revision = None\n",
+     "Character(s) '+, :, @' not allowed in revision identifier 'a@b+c:d' (0001_a.py)."),
+    ("revision = 'a'\ndown_revision = 'a'\n", "Self-loop is detected in revisions (a) (0001_a.py)."),
+    ("revision = 'a'\ndown_revision = ('z', 'a')\n", "Self-loop is detected in revisions (a) (0001_a.py)."),
+])
+def test_a_header_alembic_refuses(tmp_path, source, expected):
+    path = write(tmp_path, "0001_a.py", source)
+
+    with pytest.raises(CommandError) as excinfo:
+        index.read_migration(path)
+
+    assert message(excinfo) == expected
+
+
+@pytest.mark.parametrize("source, words", [
+    ("down_revision = None\n", "Could not determine revision id from filename 0001_a.py."),
+    ("revision = 'x-1'\ndown_revision = None\n", "Character(s) '-' not allowed in revision identifier 'x-1'"),
+    ("revision = 'a'\ndown_revision = 'a'\n", "Self-loop is detected in revisions (a)"),
+])
+def test_a_refusal_says_what_alembic_says(tmp_path, source, words):
+    path = write(tmp_path, "0001_a.py", source)
+
+    with pytest.raises(CommandError) as ours:
+        index.read_migration(path)
+    with pytest.raises(Exception) as alembics:
+        alembic_reads([tmp_path])
+
+    assert message(ours).startswith(words) and str(alembics.value).startswith(words)
 
 
 # read_migrations and migration_files
@@ -207,24 +314,119 @@ def test_read_migrations_ignores_init_editor_droppings_and_other_files(tmp_path)
     migration_file(tmp_path, "0001_a")
     migration_file(tmp_path, "0002_b", down_revision="0001_a")
     write(tmp_path, "__init__.py", "this is not even python(\n")
+    write(tmp_path, "__init__x.py", "revision = '0003_init'\ndown_revision = '0002_b'\n")
     (tmp_path / ".#0002_b.py").symlink_to("root@host.1234:1700000000")  # Emacs's lock: a dangling link
     write(tmp_path, "README", "revision = 'readme'\n")
     write(tmp_path, "0002_b.py~", "revision = '0002_b'\n")
     (tmp_path / "__pycache__").mkdir()
     write(tmp_path / "__pycache__", "0003_c.py", "revision = '0003_c'\n")
 
-    assert index.migration_files(tmp_path) == [str(tmp_path / "0001_a.py"), str(tmp_path / "0002_b.py")]
-    assert index.read_migrations(tmp_path) == [Migration("0001_a", ()), Migration("0002_b", ("0001_a",))]
+    expected = [str(tmp_path / "0001_a.py"), str(tmp_path / "0002_b.py")]
+    assert index.migration_files([tmp_path]) == expected == [path for path, _ in alembic_reads([tmp_path])]
+    assert index.read_migrations([tmp_path]) == [Migration("0001_a", ()), Migration("0002_b", ("0001_a",))]
 
 
 def test_read_migrations_of_an_empty_folder(tmp_path):
-    assert index.read_migrations(tmp_path) == []
+    assert index.read_migrations([tmp_path]) == []
 
 
 def test_read_migrations_keeps_each_files_path(tmp_path):
     first = migration_file(tmp_path, "0001_a")
 
-    assert [m.path for m in index.read_migrations(tmp_path)] == [str(first)]
+    assert [m.path for m in index.read_migrations([tmp_path])] == [str(first)]
+
+
+def test_read_migrations_keeps_down_revision_depends_on_and_branch_labels_apart(tmp_path):
+    migration_file(tmp_path, "0001_a", branch_labels="users")
+    migration_file(tmp_path, "0002_b", down_revision="0001_a")
+    migration_file(tmp_path, "0003_c", down_revision="0002_b", depends_on="0001_a")
+
+    migrations = index.read_migrations([tmp_path])
+
+    assert migrations == [Migration("0001_a", (), branch_labels=("users",)), Migration("0002_b", ("0001_a",)),
+                          Migration("0003_c", ("0002_b",), depends_on=("0001_a",))]
+    assert migrations[-1].needs == ("0002_b", "0001_a")
+
+
+def test_a_depends_on_naming_a_branch_label_is_the_revision_that_declares_it(tmp_path):
+    migration_file(tmp_path, "0001_a", branch_labels="users")
+    migration_file(tmp_path, "0001_x")
+    migration_file(tmp_path, "0002_y", down_revision="0001_x", depends_on="users")
+    alembic = ScriptDirectory(str(tmp_path.parent), version_locations=[str(tmp_path)])
+
+    assert index.read_migrations([tmp_path])[-1].depends_on == ("0001_a",)
+    assert alembic.get_revision("0002_y")._resolved_dependencies == ("0001_a",)
+
+
+@pytest.mark.parametrize("label", ["users", "0001_a"])
+def test_a_branch_label_declared_twice_or_naming_a_revision(tmp_path, label):
+    migration_file(tmp_path, "0001_a", branch_labels="users")
+    migration_file(tmp_path, "0002_b", down_revision="0001_a", branch_labels=label)
+
+    with pytest.raises(CommandError) as excinfo:
+        index.read_migrations([tmp_path])
+
+    assert message(excinfo) == f"Branch name '{label}' in revision 0002_b already used by revision 0001_a."
+
+
+def test_folders_are_read_in_the_order_given_each_sorted_by_name_as_strings(tmp_path):
+    first, second = tmp_path / "zeta", tmp_path / "alpha"
+    first.mkdir()
+    second.mkdir()
+    migration_file(first, "9_a")
+    migration_file(first, "10_b", down_revision="9_a")
+    migration_file(second, "1_c", down_revision="10_b")
+
+    expected = [str(first / "10_b.py"), str(first / "9_a.py"), str(second / "1_c.py")]
+    assert [m.path for m in index.read_migrations([first, second])] == expected
+    assert we_read([first, second]) == alembic_reads([first, second])
+    assert [path for path, _ in alembic_reads([first, second])] == expected
+
+
+@pytest.mark.filterwarnings("ignore:File .* loaded twice")
+def test_a_file_reached_twice_is_read_once_at_its_real_path(tmp_path):
+    versions, elsewhere, linked = tmp_path / "versions", tmp_path / "elsewhere", tmp_path / "linked"
+    versions.mkdir()
+    elsewhere.mkdir()
+    linked.symlink_to(versions)
+    migration_file(versions, "0001_a")
+    (versions / "0001_a_copy.py").symlink_to("0001_a.py")
+    (versions / "0002_b.py").symlink_to(migration_file(elsewhere, "0002_b", down_revision="0001_a"))
+
+    expected = [str(versions / "0001_a.py"), str(elsewhere / "0002_b.py")]
+    assert [m.path for m in index.read_migrations([linked, versions])] == expected
+    assert [path for path, _ in alembic_reads([linked, versions])] == expected
+
+
+def test_sourceless_adds_compiled_files_whose_source_is_gone(tmp_path):
+    a = migration_file(tmp_path, "0001_a")
+    b = migration_file(tmp_path, "0002_b", down_revision="0001_a")
+    c = migration_file(tmp_path, "0003_c", down_revision="0002_b")
+    py_compile.compile(str(a), cfile=str(tmp_path / "0001_a.pyc"))  # beside its source
+    py_compile.compile(str(a), cfile=str(tmp_path / "0001_a.pyo"))  # a .pyc is preferred to it
+    b_pyc = py_compile.compile(str(b))  # in __pycache__
+    py_compile.compile(str(c))  # its source is preferred to it
+    a.unlink()
+    b.unlink()
+
+    expected = [str(tmp_path / "0001_a.pyc"), str(c), b_pyc]
+    assert index.migration_files([tmp_path]) == [str(c)]
+    assert index.migration_files([tmp_path], sourceless=True) == expected
+    assert [(m.revision, m.parents) for m in index.read_migrations([tmp_path], sourceless=True)] == [
+        ("0001_a", ()), ("0003_c", ("0002_b",)), ("0002_b", ("0001_a",))]
+    assert we_read([tmp_path], sourceless=True) == alembic_reads([tmp_path], sourceless=True)
+
+
+def test_recursive_reads_subfolders_after_their_parent_in_name_order(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    migration_file(tmp_path, "0001_x")
+    migration_file(tmp_path / "b", "0003_z", down_revision="0002_y")
+    migration_file(tmp_path / "a", "0002_y", down_revision="0001_x")
+
+    assert [m.revision for m in index.read_migrations([tmp_path])] == ["0001_x"]
+    assert [m.revision for m in index.read_migrations([tmp_path], recursive=True)] == ["0001_x", "0002_y", "0003_z"]
+    assert we_read([tmp_path], recursive=True) == alembic_reads([tmp_path], recursive=True)
 
 
 def test_two_files_with_one_revision_id_are_named_both(tmp_path):
@@ -233,7 +435,7 @@ def test_two_files_with_one_revision_id_are_named_both(tmp_path):
     write(tmp_path, "0002_add_phone_copy.py", "revision = '0002_add_phone'\ndown_revision = '0001_a'\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations(tmp_path)
+        index.read_migrations([tmp_path])
 
     assert message(excinfo) == ("Revision '0002_add_phone' is declared by two files: "
                                 "0002_add_phone.py and 0002_add_phone_copy.py.")
@@ -244,7 +446,7 @@ def test_a_file_whose_name_is_not_its_revision_can_still_clash(tmp_path):
     write(tmp_path, "0001_b.py", "revision = 'abc123'\ndown_revision = None\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations(tmp_path)
+        index.read_migrations([tmp_path])
 
     assert message(excinfo) == "Revision 'abc123' is declared by two files: 0001_a.py and 0001_b.py."
 
@@ -254,19 +456,65 @@ def test_a_parent_that_no_file_has(tmp_path):
     migration_file(tmp_path, "0003_c", down_revision="0002_gone")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations(tmp_path)
+        index.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration 0003_c depends on '0002_gone', which no migration file has."
 
 
-def test_a_depends_on_that_no_file_has(tmp_path):
-    migration_file(tmp_path, "0001_a")
+def test_a_depends_on_that_no_file_has_nor_any_label(tmp_path):
+    migration_file(tmp_path, "0001_a", branch_labels="users")
     migration_file(tmp_path, "0002_b", down_revision="0001_a", depends_on="0001_elsewhere")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations(tmp_path)
+        index.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration 0002_b depends on '0001_elsewhere', which no migration file has."
+
+
+def test_a_set_of_lists_is_python_s_error_not_a_crash(tmp_path):
+    path = write(tmp_path, "0001_a.py", "revision = 'a'\ndown_revision = None\ndepends_on = {['x']}\n")
+
+    with pytest.raises(CommandError) as excinfo:
+        index.read_migration(path)
+
+    assert message(excinfo) == "Migration file 0001_a.py does not import: TypeError: unhashable type: 'list'"
+
+
+def test_a_nul_byte_is_a_syntax_error_without_a_line(tmp_path):
+    path = tmp_path / "0001_a.py"
+    path.write_bytes(b"revision = 'a'\x00\ndown_revision = None\n")
+
+    with pytest.raises(CommandError) as excinfo:
+        index.read_migration(path)
+
+    assert message(excinfo) == "Migration file 0001_a.py has a syntax error: source code string cannot contain null bytes"
+
+
+@pytest.mark.parametrize("sources, expected", [
+    ([("0001_a", "revision = 'a'\ndown_revision = None\ndepends_on = 'a'\n")], "(a)"),
+    ([("0001_a", "revision = 'a'\ndown_revision = None\nbranch_labels = 'lab'\ndepends_on = 'lab'\n")], "(a)"),
+    ([("0001_a", "revision = 'a'\ndown_revision = 'b'\n"), ("0002_b", "revision = 'b'\ndown_revision = 'a'\n")],
+     "(a, b)"),
+])
+def test_a_history_in_a_cycle_is_refused(tmp_path, sources, expected):
+    for name, source in sources:
+        write(tmp_path, f"{name}.py", source)
+
+    with pytest.raises(CommandError) as excinfo:
+        index.read_migrations([tmp_path])
+
+    assert message(excinfo) == f"Cycle is detected in revisions {expected}."
+
+
+def test_a_down_revision_naming_a_branch_label_is_refused(tmp_path):
+    """Alembic takes labels in depends_on only; in down_revision it fails with a KeyError."""
+    migration_file(tmp_path, "0001_a", branch_labels="lab")
+    migration_file(tmp_path, "0002_b", down_revision="lab")
+
+    with pytest.raises(CommandError) as excinfo:
+        index.read_migrations([tmp_path])
+
+    assert message(excinfo) == "Migration 0002_b depends on 'lab', which no migration file has."
 
 
 def test_read_migrations_reports_a_syntax_error_in_any_file(tmp_path):
@@ -274,7 +522,7 @@ def test_read_migrations_reports_a_syntax_error_in_any_file(tmp_path):
     (tmp_path / "0002_b.py").write_text("revision = '0002_b'\ndown_revision = '0001_a'\nif True\n    pass\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations(tmp_path)
+        index.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration file 0002_b.py has a syntax error at line 3: expected ':'"
 
@@ -423,7 +671,7 @@ def test_an_empty_migration_has_no_operations(tmp_path):
 
 
 def test_the_repositorys_migrations_are_read_in_order():
-    migrations = index.read_migrations(REPO_VERSIONS)
+    migrations = index.read_migrations([REPO_VERSIONS])
 
     assert [(m.revision, m.parents) for m in migrations] == [
         ("0001_create_table_hotels", ()),
