@@ -71,25 +71,29 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
     def carry_out(connection, target_and_app, steps, unknown, left):
-        """Django's header, then the steps (or the word that there are none)."""
+        """Django's header, then the steps (or the word that there are none). A signal from
+        here on ends in one line saying where the database stands."""
         wanted, scope = target_and_app
         app_of = graph.apps(migrations)
         everything = scope is None and wanted == leaves or scope is not None and target is None
         labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
         console.operations(wanted, everything, ", ".join(labels))
-        if unknown:
-            console.line(f"  Forgetting {', '.join(unknown)}, which no migration file has.")
-            database.forget_versions(connection)
-        if left:  # fake is the way out the error names
-            console.line(f"  Forgetting that {', '.join(revision for revision, _ in left)} did not finish.")
-            deploy.forget_unfinished(connection)
-        if not steps:
-            console.nothing_to_apply()
-            return bool(unknown or left)
-        faked = there_already(connection, migrations, steps) if fake_initial and not fake else frozenset()
-        with database.durable_at_end(connection):
-            deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
-        return True
+        try:
+            if unknown:
+                console.line(f"  Forgetting {', '.join(unknown)}, which no migration file has.")
+                database.forget_versions(connection)
+            if left:  # fake is the way out the error names
+                console.line(f"  Forgetting that {', '.join(revision for revision, _ in left)} did not finish.")
+                deploy.forget_unfinished(connection)
+            if not steps:
+                console.nothing_to_apply()
+                return bool(unknown or left)
+            faked = there_already(connection, migrations, steps) if fake_initial and not fake else frozenset()
+            with database.durable_at_end(connection):
+                deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
+            return True
+        except KeyboardInterrupt as exc:
+            raise deploy.stopped_by(exc, connection, migrations) from exc
 
     def planned(connection):
         wanted, steps, _, _ = steps_from(connection)

@@ -4,14 +4,15 @@ of migrations that did not finish where DDL cannot be rolled back.
 ``migrate`` uses these around the steps it runs; each is a function of one Connection.
 """
 import fcntl
+import signal
 import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from project import graph
+from project import graph, signals
 from project.database import current_state, lock_holders
-from project.output import CommandError, Console
+from project.output import CommandError, Console, Interrupted
 from project.settings import Settings
 
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
@@ -160,3 +161,29 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
             time.sleep(delay)
 
 
+def stopped_by(exc: KeyboardInterrupt, connection, migrations: list[graph.Migration]) -> Interrupted:
+    """A signal arrived while migrating (while Alembic loaded, or a statement it cancelled
+    failed, or between statements): the step's transaction is rolled back where the backend
+    can, and the line says
+    where the database stands, read over a new connection if the signal left this one
+    mid-statement, with the unfinished migration and its ways out where DDL is not rolled back."""
+
+    def standing(conn) -> tuple[str, list]:
+        return ", ".join(current_state(conn)) or "no migration", unfinished(conn)
+
+    signals.wait_for_statements_to_stop()
+    try:
+        connection.rollback()
+        at, left = standing(connection)
+    except Exception:
+        try:
+            with connection.engine.connect() as fresh:
+                at, left = standing(fresh)
+        except Exception:
+            at, left = "where the last migration reported OK left it", []
+    running = getattr(exc, "running", None)
+    doing = f" while {'applying' if running[1] else 'unapplying'} {running[0]}" if running else ""
+    message = f"Interrupted{doing}: the database is at {at}."
+    for revision, forward in left[:1]:
+        message += " " + unfinished_error(revision, forward, migrations)
+    return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT, message)

@@ -1,9 +1,11 @@
-"""The migration files read as data, without importing them.
+"""The migration files read as Alembic reads them, mostly without importing them.
 
-Alembic imports every file to learn its ``revision`` and ``down_revision``. Reading those
-module-level assignments with ``ast`` is enough to answer every question about the graph
-(what is applied, where a target lies), so Alembic's full load happens only when a migration
-must run. It also lets us fail loudly where Alembic only warns: two files, one revision id.
+Alembic imports every file to learn its ``revision``, ``down_revision``, ``branch_labels`` and
+``depends_on``. Where a file assigns each of them once, at the top, to a literal (what Alembic's
+template and makemigrations write), reading the source with ``ast`` gives the same answer
+without running it, so Alembic's full load happens only when a migration must run; any other
+file is run as Alembic runs it. Two files with one revision id are an error here, where Alembic
+only warns.
 """
 import ast
 import hashlib
@@ -94,12 +96,8 @@ def _literal_header(path: Path) -> dict | None:
                 bindings[node.id].append(node)
         elif isinstance(node, ast.Name) and node.id in DYNAMIC or isinstance(node, ast.Attribute) and node.attr in DYNAMIC:
             return None
-        elif isinstance(node, (ast.alias, ast.Global, ast.Nonlocal, ast.ExceptHandler, ast.FunctionDef,
-                               ast.AsyncFunctionDef, ast.ClassDef, ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
-            names = getattr(node, "names", None) or [getattr(node, "asname", None), getattr(node, "name", None),
-                                                     getattr(node, "rest", None)]
-            if "*" in names or (set(HEADER) | DYNAMIC) & set(names):
-                return None
+        elif (set(HEADER) | DYNAMIC | {"*"}) & _binds(node):
+            return None
     top = {id(target): node.value for node in tree.body
            for target in (node.targets if isinstance(node, ast.Assign) and len(node.targets) == 1 else
                           [node.target] if isinstance(node, ast.AnnAssign) else [])}
@@ -115,14 +113,31 @@ def _literal_header(path: Path) -> dict | None:
     return header
 
 
-def _loaded_header(path: Path) -> dict:
-    """The header as Alembic reads it: from the module, after running it."""
+def _binds(node: ast.AST) -> set[str]:
+    """The names an import, a ``global``, an ``except ... as``, a def or a match pattern binds."""
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return set(node.names)
+    if isinstance(node, ast.alias):
+        return {node.asname or node.name.split(".")[0]}
+    if isinstance(node, (ast.ExceptHandler, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.MatchAs,
+                         ast.MatchStar, ast.MatchMapping)):
+        return {getattr(node, "name", None), getattr(node, "rest", None)} - {None}
+    return set()
+
+
+def load_module(path: Path):
+    """A migration file run as Alembic runs it; one that fails is a CommandError naming it."""
     from alembic.util import load_python_file
 
     try:
-        module = load_python_file(str(path.parent), path.name)
+        return load_python_file(str(path.parent), path.name)
     except Exception as exc:
         raise CommandError(f"Migration file {path.name} does not import: {type(exc).__name__}: {exc}") from None
+
+
+def _loaded_header(path: Path) -> dict:
+    """The header as Alembic reads it: from the module, after running it."""
+    module = load_module(path)
     return {name: getattr(module, name) for name in HEADER if hasattr(module, name)}
 
 

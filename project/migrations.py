@@ -22,11 +22,11 @@ from alembic.runtime.migration import MigrationStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError as AlembicCommandError
 from alembic.script.revision import tuple_rev_as_scalar
-from alembic.util import format_as_comma, load_python_file, to_tuple
+from alembic.util import format_as_comma
 from mako.template import Template
 
-from project import database, deploy, graph, signals
-from project.index import files_of
+from project import database, deploy
+from project.index import files_of, load_module
 from project.database import HISTORY
 from project.output import CommandError, Console, Interrupted
 from project.settings import Settings
@@ -149,39 +149,12 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     except (Exception, KeyboardInterrupt) as exc:
         if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
             console.line()
-            raise stopped_by(exc, connection, running, scripts) from exc
+            raise Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT,
+                              running=running) from exc
         if running is None:
             raise
         console.line()
         raise StepFailed(running[0], explain(exc), sql, exc) from exc
-
-
-def stopped_by(exc: BaseException, connection, running: tuple[str, bool] | None,
-               scripts: ScriptDirectory) -> Interrupted:
-    """A signal arrived (the statement it cancelled fails, or the handler's exception comes
-    first): the step's transaction is rolled back where the backend can, and the line says
-    where the database stands, read over a new connection if the signal left this one
-    mid-statement, with the unfinished migration and its ways out where DDL is not rolled back."""
-
-    def standing(conn) -> tuple[str, list]:
-        return ", ".join(database.current_state(conn)) or "no migration", deploy.unfinished(conn)
-
-    signals.wait_for_statements_to_stop()
-    try:
-        connection.rollback()
-        at, left = standing(connection)
-    except Exception:
-        try:
-            with connection.engine.connect() as fresh:
-                at, left = standing(fresh)
-        except Exception:
-            at, left = "where the last migration reported OK left it", []
-    doing = f" while {'applying' if running[1] else 'unapplying'} {running[0]}" if running else ""
-    message = f"Interrupted{doing}: the database is at {at}."
-    for revision, forward in left[:1]:
-        parents = to_tuple(scripts.get_revision(revision).down_revision, default=())
-        message += " " + deploy.unfinished_error(revision, forward, [graph.Migration(revision, parents)])
-    return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT, message)
 
 
 # Built once: SQLAlchemy then compiles each once per run, not once per migration.
@@ -262,7 +235,7 @@ def import_errors(paths: list[str]) -> list[str]:
     errors = []
     for path in map(Path, paths):
         try:
-            load_python_file(str(path.parent), path.name)
-        except Exception as exc:
-            errors.append(f"Migration file {path.name} does not import: {type(exc).__name__}: {exc}")
+            load_module(path)
+        except CommandError as exc:
+            errors.append(exc.message)
     return errors

@@ -25,9 +25,9 @@ class Interrupted(KeyboardInterrupt):
 
     received: int | None = None  # the signal, once one arrived: a wait callback may swallow the exception
 
-    def __init__(self, signum: int, message: str = "Interrupted."):
+    def __init__(self, signum: int, message: str = "Interrupted.", running: tuple[str, bool] | None = None):
         super().__init__(message)
-        self.signum, self.message = signum, message
+        self.signum, self.message, self.running = signum, message, running  # running: (revision, forward)
 
 
 class Console:
