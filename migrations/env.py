@@ -15,6 +15,7 @@ from alembic import context
 from project import database
 from project.database import HISTORY
 from project.deploy import UNFINISHED
+from project.naming import NAMING_CONVENTION
 from project.settings import load_settings
 
 config = context.config
@@ -22,10 +23,12 @@ settings = config.attributes.get("settings") or load_settings()
 
 
 def target_metadata():
-    """The models, which only autogenerate compares with: manage.py says when it does not
-    need them, which spares importing the ORM and every model on each migrate."""
+    """The models, which autogenerate compares with: manage.py says when it does not need them,
+    which spares importing the ORM and every model on each migrate. Their naming convention
+    is given either way: Alembic names what the operations create by it (an unnamed primary
+    key becomes pk_<table>), so manage.py and the plain alembic command make the same names."""
     if not config.attributes.get("models", True):
-        return None
+        return sa.MetaData(naming_convention=NAMING_CONVENTION)
     import alembic_postgresql_enum  # noqa: F401  enum types on PostgreSQL: created, altered, dropped
     from project.models import load_models
 

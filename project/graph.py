@@ -31,16 +31,21 @@ class Migration:
         return tuple(dict.fromkeys(self.parents + self.depends_on))
 
 
-def ancestors(revisions, migrations: list[Migration]) -> set[str]:
-    """The revisions and everything they need, directly or not."""
-    by_id = {m.revision: m for m in migrations}
-    seen, todo = set(), list(revisions)
+def reachable(start, next_of) -> set[str]:
+    """The revisions in ``start`` and every revision reached from them through ``next_of``."""
+    seen, todo = set(), list(start)
     while todo:
         revision = todo.pop()
         if revision not in seen:
             seen.add(revision)
-            todo.extend(by_id[revision].needs)
+            todo.extend(next_of(revision))
     return seen
+
+
+def ancestors(revisions, migrations: list[Migration]) -> set[str]:
+    """The revisions and everything they need, directly or not."""
+    by_id = {m.revision: m for m in migrations}
+    return reachable(revisions, lambda revision: by_id[revision].needs)
 
 
 def descendants(revisions, migrations: list[Migration]) -> set[str]:
@@ -49,13 +54,7 @@ def descendants(revisions, migrations: list[Migration]) -> set[str]:
     for m in migrations:
         for parent in m.needs:
             needed_by[parent].append(m.revision)
-    seen, todo = set(), list(revisions)
-    while todo:
-        revision = todo.pop()
-        if revision not in seen:
-            seen.add(revision)
-            todo.extend(needed_by[revision])
-    return seen
+    return reachable(revisions, needed_by.__getitem__)
 
 
 def newest_first(migrations: list[Migration], todo: set[str], heads) -> list[str]:
@@ -72,13 +71,7 @@ def newest_first(migrations: list[Migration], todo: set[str], heads) -> list[str
     down = {r: tuple(dict.fromkeys(by_id[r].parents + extra[r])) for r in by_id}
 
     def below(revision):
-        seen, stack = set(), [revision]
-        while stack:
-            r = stack.pop()
-            if r not in seen:
-                seen.add(r)
-                stack.extend(down[r])
-        return seen
+        return reachable([revision], down.__getitem__)
 
     todo = set(todo)
     current = sorted({h for h in heads if h in todo}, key=loaded.__getitem__)
@@ -110,13 +103,7 @@ def newest_first(migrations: list[Migration], todo: set[str], heads) -> list[str
 
 def _lineage(revision: str, by_id: dict) -> set[str]:
     """A revision and its ancestors through ``down_revision`` alone."""
-    seen, stack = set(), [revision]
-    while stack:
-        r = stack.pop()
-        if r not in seen:
-            seen.add(r)
-            stack.extend(by_id[r].parents)
-    return seen
+    return reachable([revision], lambda r: by_id[r].parents)
 
 
 def in_order(migrations: list[Migration]) -> list[Migration]:

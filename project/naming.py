@@ -12,6 +12,16 @@ hold 255: see ``database.ensure_version_table``.
 import re
 from datetime import datetime
 
+# How the models name constraints and indexes, which Alembic needs to alter or drop them later
+# (and SQLite's batch mode to rebuild a table). migrations/env.py gives it to every run, also
+# when it does not load the models, since Alembic applies it to what the operations create.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 MAX_NAME = 52  # Django: past this, the rest of the fragments become "_and_more"
 MAX_MERGE_NAMES = 47  # Django: past this, a merge is named by its timestamp
 

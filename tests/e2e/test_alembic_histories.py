@@ -95,7 +95,9 @@ def schema(url: str) -> dict:
         inspector = sa.inspect(engine)
         return {table: {
             "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
-            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "primary key": (inspector.get_pk_constraint(table)["name"],
+                            inspector.get_pk_constraint(table)["constrained_columns"]),
+            "unique": sorted((uq["name"] or "", tuple(uq["column_names"])) for uq in inspector.get_unique_constraints(table)),
             "foreign keys": sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"])
                                    for fk in inspector.get_foreign_keys(table)),
             "indexes": sorted((ix["name"], tuple(ix["column_names"])) for ix in inspector.get_indexes(table)),
@@ -228,3 +230,22 @@ def test_fake_initial_records_what_create_all_made(alembic_project, run_manage, 
     assert migrated[3:] == [f"  Applying {r}... {'FAKED' if r in faked else 'OK'}" for r in order]
     assert versions(database_url) == ["0001_audit_log", "0002_books_isbn"]
     assert [column for column, _, _ in schema(database_url)["books"]["columns"]] == ["id", "author_id", "isbn"]
+
+
+def test_unnamed_constraints_get_the_names_the_plain_alembic_command_gives(alembic_project, run_manage, run_alembic,
+                                                                        database_url, alembic_url, succeeded):
+    """A hand-written or imported migration that leaves a key unnamed: Alembic names it by the
+    models' naming convention (pk_notes), so manage.py, which does not load the models to
+    migrate, must name it the same, or a later migration that drops it by name breaks."""
+    write_migration(alembic_project / "migrations" / "versions", "0001_notes.py",
+                    "revision = '0001_notes'\ndown_revision = None",
+                    "op.create_table('notes', sa.Column('id', sa.Integer, primary_key=True),\n"
+                    "                sa.Column('title', sa.String(20), unique=True))",
+                    "op.drop_table('notes')")
+
+    succeeded(run_manage(alembic_project, "migrate", database_url=database_url))
+    succeeded(run_alembic(alembic_project, "upgrade", "heads", database_url=alembic_url))
+
+    assert schema(database_url) == schema(alembic_url)
+    if database_url.startswith("postgresql"):
+        assert schema(database_url)["notes"]["primary key"] == ("pk_notes", ["id"])
