@@ -30,6 +30,8 @@ HEADER = ("revision", "down_revision", "branch_labels", "depends_on")
 # is not certain, so it is run as Alembic runs it.
 DYNAMIC = {"globals", "vars", "locals", "exec", "eval", "setattr", "__dict__", "_getframe", "f_globals", "modules",
            "__getattr__"}
+WORDS = re.compile(rb"\b(?:%s)\b|import\s+\*" % "|".join(sorted({*HEADER, *DYNAMIC})).encode())
+TEMPLATE_COMMENT = b"# revision identifiers, used by Alembic."  # in every file Alembic's template writes
 ILLEGAL_IN_REVISION = "@-+:"  # Alembic's: they would read as a target's syntax
 
 
@@ -83,21 +85,28 @@ def read_migration(path: Path) -> "Header":
 
 def _literal_header(path: Path) -> dict | None:
     """The header names the file assigns, when reading its source is certain; else None."""
+    source = path.read_bytes()
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        tree = ast.parse(source, filename=str(path))
     except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte
         where = f" at line {exc.lineno}" if getattr(exc, "lineno", None) else ""
         raise CommandError(f"Migration file {path.name} has a syntax error{where}: {getattr(exc, 'msg', exc)}") from None
     annotations_only = {id(node.target) for node in tree.body if isinstance(node, ast.AnnAssign) and node.value is None}
     bindings: dict[str, list] = {name: [] for name in HEADER}
-    for node in ast.walk(tree):
+    # Where each header name is written once in the whole file and nothing could bind names
+    # unseen, only the top-level statements can bind them: no need to walk every node.
+    words = [word.decode() for word in WORDS.findall(source.replace(TEMPLATE_COMMENT, b""))]
+    certain = all(words.count(name) <= 1 for name in HEADER) and not set(words) - set(HEADER)
+    for node in _top_level_names(tree) if certain else ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in HEADER and not isinstance(node.ctx, ast.Load):
             if id(node) not in annotations_only:
                 bindings[node.id].append(node)
         elif isinstance(node, ast.Name) and node.id in DYNAMIC or isinstance(node, ast.Attribute) and node.attr in DYNAMIC:
-            return None
+            return None  # globals(), builtins.exec, sys.modules[__name__]...
         elif (set(HEADER) | DYNAMIC | {"*"}) & _binds(node):
             return None
+    if certain and any(name in words and not bindings[name] for name in HEADER):
+        return None  # written once, but not as a plain top-level assignment: unpacked, nested, in a string
     top = {id(target): node.value for node in tree.body
            for target in (node.targets if isinstance(node, ast.Assign) and len(node.targets) == 1 else
                           [node.target] if isinstance(node, ast.AnnAssign) else [])}
@@ -111,6 +120,14 @@ def _literal_header(path: Path) -> dict | None:
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return None  # a name bound above, an expression, a set of lists
     return header
+
+
+def _top_level_names(tree: ast.Module):
+    """The names assigned by the module's own top-level statements."""
+    for node in tree.body:
+        for target in node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]:
+            if isinstance(target, ast.Name):
+                yield target
 
 
 def _binds(node: ast.AST) -> set[str]:

@@ -196,6 +196,8 @@ def test_a_syntax_error_names_the_file_and_the_line(tmp_path, source, line, deta
     pytest.param("down_revision = 'b1'\n\ndef __getattr__(name):\n    if name == 'revision':\n        return 'c1'\n"
                  "    raise AttributeError(name)\n", id="a module __getattr__"),
     pytest.param("revision = 'c1'\ndown_revision = {'b1': 1}\n", id="a dict: its keys"),
+    pytest.param("# revision identifiers, used by Alembic.\nrevision = 'x'\ndown_revision = 'b1'\n"
+                 "if True:\n    revision = 'c1'\n", id="assigned again after the template's comment"),
     pytest.param("revision = 'c1'\ndown_revision = 'b1'\ndepends_on = {frozenset(): 1}.get(frozenset(), None) and None\n",
                  id="an expression Python must run"),
 ])
