@@ -249,3 +249,18 @@ def test_unnamed_constraints_get_the_names_the_plain_alembic_command_gives(alemb
     assert schema(database_url) == schema(alembic_url)
     if database_url.startswith("postgresql"):
         assert schema(database_url)["notes"]["primary key"] == ("pk_notes", ["id"])
+
+
+def test_numbering_continues_past_a_plain_alembic_revision(project_copy, run_manage, run_alembic, sqlite_url,
+                                                           succeeded):
+    """A teammate's ``alembic revision`` gets a hex id; the next makemigrations still numbers
+    after the highest number used (0005), not from the hex head (0001)."""
+    shutil.copy2(REPO / "pyproject.toml", project_copy / "pyproject.toml")
+    succeeded(run_alembic(project_copy, "revision", "--rev-id", "3f2a9c1b7d4e", "-m", "by hand",
+                          database_url=sqlite_url))
+
+    made = succeeded(run_manage(project_copy, "makemigrations", "--empty", "-n", "after", database_url=sqlite_url))
+
+    assert made[-1] == "  migrations/versions/0005_after.py"
+    assert "down_revision = '3f2a9c1b7d4e'" in (
+        project_copy / "migrations" / "versions" / "0005_after.py").read_text()

@@ -63,9 +63,9 @@ def test_conflict_then_merge_then_migrate(project_copy, run_manage, database_url
     migrated = run_manage(project_copy, "migrate", database_url=database_url)
 
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.splitlines()[-3:] == [
-        "  Applying 0005_add_phone... OK",
+    assert migrated.stdout.splitlines()[-3:] == [  # in the order alembic upgrade heads runs them
         "  Applying 0005_add_rating... OK",
+        "  Applying 0005_add_phone... OK",
         "  Applying 0006_merge_0005_add_phone_0005_add_rating... OK",
     ]
     assert "phone" in columns(database_url, "users") and "rating" in columns(database_url, "hotels")
