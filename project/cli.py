@@ -16,15 +16,42 @@ def remember(ctx: click.Context, param: click.Parameter, value):
         ctx.meta[param.name] = value
 
 
+def remember_color(ctx: click.Context, param: click.Parameter, value: bool):
+    if value:
+        ctx.meta["color"] = param.name == "force_color"
+
+
+def only_default(ctx: click.Context, param: click.Parameter, value: str | None):
+    """Django's ``--database ALIAS``: the project has one database, ``default``."""
+    for alias in [value] if isinstance(value, str) else value or ():
+        if alias != "default":
+            from project.output import CommandError
+
+            raise CommandError(f"The connection '{alias}' doesn't exist: the only database is 'default'.")
+    return value
+
+
 def common_options(function):
-    function = click.option(
-        "--traceback", is_flag=True, expose_value=False, callback=remember,
-        help="Raise on CommandError exceptions: show the full traceback.",
-    )(function)
-    return click.option(
-        "-v", "--verbosity", type=click.IntRange(0, 3), expose_value=False, callback=remember,
-        help="Verbosity level; 0=minimal output, 1=normal output, 2=verbose output, 3=very verbose output.",
-    )(function)
+    """The options every Django command takes, before or after the command's name."""
+    for option in (
+        click.option("--skip-checks", is_flag=True, expose_value=False,
+                     help="Skip system checks (accepted as Django's; the commands run none)."),
+        click.option("--force-color", is_flag=True, expose_value=False, callback=remember_color,
+                     help="Force colorization of the command output."),
+        click.option("--no-color", is_flag=True, expose_value=False, callback=remember_color,
+                     help="Don't colorize the command output."),
+        click.option("--traceback", is_flag=True, expose_value=False, callback=remember,
+                     help="Raise on CommandError exceptions: show the full traceback."),
+        click.option("-v", "--verbosity", type=click.IntRange(0, 3), expose_value=False, callback=remember,
+                     help="Verbosity level; 0=minimal output, 1=normal output, 2=verbose output, 3=very verbose output."),
+    ):
+        function = option(function)
+    return function
+
+
+database_option = click.option(
+    "--database", default="default", show_default=True, expose_value=False, callback=only_default,
+    help="Nominates a database to work on; the project has one, 'default'.")
 
 
 def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -103,10 +130,11 @@ class TargetCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-def console():
+def console(scriptable: bool = False):
     from project.output import Console
 
-    return Console(click.get_current_context().meta.get("verbosity", 1))
+    meta = click.get_current_context().meta
+    return Console(meta.get("verbosity", 1), meta.get("color"), scriptable)
 
 
 def with_table_lock_timeout(seconds: float | None):
@@ -127,14 +155,35 @@ def settings(ctx: click.Context | None = None):
     return root.obj
 
 
-@click.group(cls=ManageGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ManageGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--env-file", type=click.Path(path_type=Path),
               help="Read settings from this file instead of .env beside manage.py.")
+@click.version_option(package_name="manage-migrations", message="%(version)s",
+                      help="Show the version and exit.")
 @common_options
 @click.pass_context
 def cli(ctx: click.Context, env_file: Path | None):
     """Django-style database migrations for this project, run by Alembic."""
     ctx.meta["env_file"] = env_file
+    if ctx.invoked_subcommand is None:  # as Django's manage.py: the help, and exit 0
+        click.echo(ctx.get_help())
+
+
+@cli.command(name="help")
+@click.argument("command_name", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, command_name: str | None):
+    """Shows the help of manage.py, or of one command (as COMMAND --help)."""
+    group = ctx.find_root()
+    if command_name is None:
+        return click.echo(group.get_help())
+    command = group.command.get_command(group, command_name)
+    if command is None:
+        from project.output import CommandError
+
+        raise CommandError(f"Unknown command: '{command_name}'. Type 'manage.py help' for usage.")
+    with click.Context(command, info_name=command_name, parent=group) as sub:
+        click.echo(command.get_help(sub))
 
 
 @cli.command()
@@ -144,16 +193,19 @@ def cli(ctx: click.Context, env_file: Path | None):
 @click.option("--dry-run", is_flag=True, help="Just show what migrations would be made; don't actually write them.")
 @click.option("--check", is_flag=True, help="Exit with a non-zero status if model changes are missing migrations and don't actually write them.")
 @click.option("--merge", is_flag=True, help="Enable fixing of migration conflicts.")
+@click.option("--scriptable", is_flag=True, help="Divert log output and input prompts to stderr, writing only "
+                                                 "paths of generated migration files to stdout.")
 @noinput_option
 @common_options
-def makemigrations(app_label, name, empty, dry_run, check, merge, interactive):
+def makemigrations(app_label, name, empty, dry_run, check, merge, scriptable, interactive):
     """Creates a new migration from the changes to the models, continuing APP_LABEL (a branch
     label; by default the one app, or `migrations`)."""
     from project import commands
 
+    out = console(scriptable)
     if merge:
-        commands.merge(settings(), console(), name=name, interactive=interactive)
-    elif commands.makemigrations(settings(), console(), name=name, empty=empty, dry_run=dry_run, check=check,
+        commands.merge(settings(), out, name=name, interactive=interactive)
+    elif commands.makemigrations(settings(), out, name=name, empty=empty, dry_run=dry_run, check=check,
                                  interactive=interactive, app=app_label) and check:
         raise SystemExit(1)
 
@@ -169,6 +221,7 @@ def makemigrations(app_label, name, empty, dry_run, check, merge, interactive):
 @noinput_option
 @lock_timeout_option
 @table_lock_timeout_option
+@database_option
 @common_options
 def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune, interactive, lock_timeout,
             table_lock_timeout):
@@ -192,7 +245,10 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
 
 @cli.command()
 @click.argument("app_labels", nargs=-1)
-@click.option("--plan", "-p", "plan", is_flag=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
+@click.option("--list", "-l", "plan", flag_value=False, default=False,
+              help="Shows a list of all migrations and which are applied (the default).")
+@click.option("--plan", "-p", "plan", flag_value=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
+@database_option
 @common_options
 def showmigrations(app_labels, plan):
     """Shows the migrations of each app (of APP_LABELS, when given) and whether they are applied
@@ -206,6 +262,7 @@ def showmigrations(app_labels, plan):
 @click.argument("app_label", shell_complete=complete_target, metavar="[APP_LABEL] TARGET")
 @name_after_app_label("target")
 @lock_timeout_option
+@database_option
 @common_options
 def fake(app_label, target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
@@ -218,6 +275,7 @@ def fake(app_label, target, lock_timeout):
 @click.argument("app_label", shell_complete=complete_target, metavar="[APP_LABEL] MIGRATION_NAME")
 @name_after_app_label("migration_name")
 @click.option("--backwards", is_flag=True, help="Creates SQL to unapply the migration, rather than to apply it.")
+@database_option
 @common_options
 def sqlmigrate(app_label, migration_name, backwards):
     """Prints the SQL statements for the named migration, for the configured database."""
@@ -228,6 +286,7 @@ def sqlmigrate(app_label, migration_name, backwards):
 
 
 @cli.command()
+@database_option
 @common_options
 def dbshell():
     """Runs the command-line client for the configured database (psql, sqlite3, mysql)."""
@@ -237,13 +296,14 @@ def dbshell():
 
 
 @cli.command()
-@click.option("--database", "with_database", is_flag=True, help="Also fail when the database is not at the latest migration.")
+@click.option("--database", "databases", multiple=True, callback=only_default, metavar="ALIAS",
+              help="Also check the database (Django's: 'default'): fail when it is not at the latest migration.")
 @common_options
-def check(with_database):
+def check(databases):
     """Checks the migration files and models for problems, for CI: exits 1 when there are any."""
     from project import commands
 
-    commands.check(settings(), console(), with_database=with_database)
+    commands.check(settings(), console(), with_database=bool(databases))
 
 
 def main():

@@ -231,7 +231,7 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
             path.write_text(text)
         console.new_migration(display_path(path), [], after.app)
     else:
-        questioner = Questioner(interactive, dry_run=not write, verbosity=console.verbosity)
+        questioner = Questioner(interactive, dry_run=not write, verbosity=console.verbosity, err=console.scriptable)
         revision, text = compare_with_models(settings, console, migrations, leaves, after, questioner, name_for, name,
                                              write)
         if revision is None:
@@ -344,8 +344,7 @@ def merge(settings: Settings, console: Console, name: str | None = None, interac
             console.line(f"  Branch {leaf}")
             only_here = graph.applied((leaf,), migrations) - shared
             for migration in [m for m in graph.in_order(migrations) if m.revision in only_here]:
-                for phrase, _ in index.operations(migration.path):
-                    console.line(f"    - {phrase}")
+                console.changes([phrase for phrase, _ in index.operations(migration.path)])
         if interactive and not click.confirm("\nMerging will only work if the operations printed above do not "
                                              "conflict\nwith each other (working on different fields or models)\n"
                                              "Should these migration branches be merged?", default=False):
@@ -357,6 +356,7 @@ def merge(settings: Settings, console: Console, name: str | None = None, interac
         path = after.folder / f"{revision}.py"
         path.write_text(migration_text(settings, revision, after.parents, name or f"merge {', '.join(leaves)}"))
         console.line(f"\nCreated new merge migration {display_path(path)}")
+        console.path(display_path(path))
 
 
 MODEL_CHANGES = ("Your models have changes that are not yet reflected in a migration: "
@@ -392,8 +392,8 @@ def check(settings: Settings, console: Console, with_database: bool = False) -> 
             if missing:
                 problems.append(f"The database is not at the latest migration: {len(missing)} to run "
                                 f"({', '.join(revision for revision, _ in missing)}).")
-    if problems:
+    if problems:  # the verdict is what check exists to give: at every verbosity, as Django's
         for problem in problems:
-            console.line(problem)
+            console.line(problem, level=0)
         raise CommandError(f"System check identified {len(problems)} issue{'s' if len(problems) > 1 else ''}.")
-    console.line("System check identified no issues.")
+    console.line("System check identified no issues.", level=0)

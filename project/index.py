@@ -326,11 +326,21 @@ def calls(path: str, forward: bool = True) -> list[tuple[str, str | None, str | 
     return found
 
 
+# Worded as makemigrations words what it writes (``autodetector.describe``): "Add column phone to
+# users" wherever one operation is described. Any other: "Create index ix on users".
+WORDING = {"add_column": ("Add column", "to"), "drop_column": ("Remove column", "from"),
+           "drop_index": ("Drop index", "from"), "drop_constraint": ("Drop constraint", "from")}
+
+
 def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
-    """Each call of ``calls`` as ``("Drop column phone on users", destroys_data)``: enough for a
-    reviewer reading a plan."""
-    return [(" ".join(filter(None, [name.replace("_", " ").capitalize(), subject, f"on {on}" if on else None])),
-             name in DESTRUCTIVE) for name, subject, on in calls(path, forward)]
+    """Each call of ``calls`` as ``("Remove column phone from users", destroys_data)``: enough
+    for a reviewer reading a plan or a merge."""
+    found = []
+    for name, subject, on in calls(path, forward):
+        verb, preposition = WORDING.get(name, (name.replace("_", " ").capitalize(), "on"))
+        found.append((" ".join(filter(None, [verb, subject, f"{preposition} {on}" if on else None])),
+                      name in DESTRUCTIVE))
+    return found
 
 
 def _method(node, receivers) -> str | None:

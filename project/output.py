@@ -11,12 +11,23 @@ APP_LABEL = "migrations"
 SYMBOLS = {"Create": "+", "Add": "+", "Drop": "-", "Remove": "-", "Alter": "~", "Rename": "~"}
 
 
+def color_choice(forced: bool | None = None) -> bool | None:
+    """Django's colours: ``--force-color`` (True) or ``--no-color`` (False) when given, else none
+    when NO_COLOR is set, else only on a terminal (None)."""
+    if forced is None:
+        context = click.get_current_context(silent=True)
+        forced = context.meta.get("color") if context else None
+    if forced is not None:
+        return forced
+    return False if os.environ.get("NO_COLOR") else None
+
+
 class CommandError(click.ClickException):
     """An expected failure: one line on stderr and exit status 1, as Django's CommandError."""
 
     def show(self, file=None):
-        color = False if os.environ.get("NO_COLOR") else None
-        click.echo(click.style(f"CommandError: {self.format_message()}", fg="red"), file=file, err=True, color=color)
+        click.echo(click.style(f"CommandError: {self.format_message()}", fg="red"), file=file, err=True,
+                   color=color_choice())
 
 
 class Interrupted(KeyboardInterrupt):
@@ -31,13 +42,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Console:
-    def __init__(self, verbosity: int = 1):
+    def __init__(self, verbosity: int = 1, color: bool | None = None, scriptable: bool = False):
         self.verbosity = verbosity
-        self.color = False if os.environ.get("NO_COLOR") else None
+        self.color = color_choice(color)
+        self.scriptable = scriptable  # makemigrations --scriptable: stdout has the new files' paths alone
 
     def line(self, text: str = "", level: int = 1, nl: bool = True) -> None:
         if self.verbosity >= level:
-            click.echo(text, nl=nl, color=self.color)
+            click.echo(text, nl=nl, color=self.color, err=self.scriptable)
 
     def success(self, text: str) -> str:
         return click.style(text, fg="green", bold=True)
@@ -71,17 +83,18 @@ class Console:
         self.line("\n".join(f"    {line}" for line in statement.strip().splitlines()), level=3)
 
     def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool]]]]) -> None:
-        """``migrate --plan``: each step's operations, those that destroy data marked."""
-        self.line(click.style("Planned operations:", bold=True))
+        """``migrate --plan``: each step's operations, those that destroy data marked. The answer
+        the option exists to give, so printed at every verbosity, as Django's."""
+        self.line(click.style("Planned operations:", bold=True), level=0)
         for name, forward, operations in steps:
-            self.line(f"  {'Apply' if forward else 'Unapply'} {name}")
+            self.line(f"  {'Apply' if forward else 'Unapply'} {name}", level=0)
             for phrase, destroys in operations:
                 mark = click.style("  [destroys data]", fg="red", bold=True) if destroys else ""
-                self.line(f"    {phrase}{mark}")
+                self.line(f"    {phrase}{mark}", level=0)
         if not steps:
-            self.line("  No planned migration operations.")
+            self.line("  No planned migration operations.", level=0)
 
-    # showmigrations: each list in one write, not one flush per migration
+    # showmigrations: each list in one write, not one flush per migration, at every verbosity
 
     def migration_list(self, groups: list[tuple[str, list[str]]], applied: set[str], dates: dict,
                        unfinished: set[str] = frozenset()) -> None:
@@ -97,14 +110,14 @@ class Console:
                     lines.append(f" [{'X' if name in applied else ' '}] {name}{when}")
             if not names:
                 lines.append(" (no migrations)")
-        self.line("\n".join(lines))
+        self.line("\n".join(lines), level=0)
 
     def migration_plan(self, names: list[str], parents: dict, applied: set[str]) -> None:
         rows = []
-        for name in names:
-            after = f" ... ({', '.join(parents[name])})" if parents[name] else ""
+        for name in names:  # what each needs, at -v 2 as in Django
+            after = f" ... ({', '.join(parents[name])})" if parents[name] and self.verbosity >= 2 else ""
             rows.append(f"[{'X' if name in applied else ' '}]  {name}{after}")
-        self.line("\n".join(rows or ["(no migrations)"]))
+        self.line("\n".join(rows or ["(no migrations)"]), level=0)
 
     # makemigrations
 
@@ -119,5 +132,16 @@ class Console:
     def new_migration(self, path: str, changes: list[str], app: str = APP_LABEL) -> None:
         self.line(click.style(f"Migrations for '{app}':", bold=True))
         self.line(f"  {click.style(path, bold=True)}")
-        for change in changes:
-            self.line(f"    {SYMBOLS.get(change.split()[0], '*')} {change}")
+        self.changes(changes)
+        self.path(path)
+
+    def changes(self, phrases: list[str]) -> None:
+        """Django's ``formatted_description``: ``+ Add column phone to users``, in makemigrations
+        and in a merge alike."""
+        for phrase in phrases:
+            self.line(f"    {SYMBOLS.get(phrase.split()[0], '*')} {phrase}")
+
+    def path(self, path: str) -> None:
+        """With --scriptable, each new file's path is all that goes to stdout."""
+        if self.scriptable:
+            click.echo(path)

@@ -25,8 +25,9 @@ class Quit(click.exceptions.Exit):
 
 
 class Questioner:
-    def __init__(self, interactive: bool = True, dry_run: bool = False, verbosity: int = 1):
+    def __init__(self, interactive: bool = True, dry_run: bool = False, verbosity: int = 1, err: bool = False):
         self.interactive = interactive
+        self.err = err  # makemigrations --scriptable: questions on stderr, stdout kept for the paths
         self.dry_run = dry_run  # as in Django, --dry-run and --check ask no default values
         self.verbosity = verbosity
 
@@ -89,10 +90,10 @@ class Questioner:
     def _input(self, prompt: str) -> str | None:
         if not self.interactive:
             return None
-        click.echo(prompt, nl=False)
+        self._echo(prompt, nl=False)
         line = sys.stdin.readline()
         if not line:
-            click.echo()
+            self._echo()
             self.interactive = False  # input has ended: Django's non-interactive answers from now on
             return None
         return line.rstrip("\r\n")
@@ -104,9 +105,9 @@ class Questioner:
         return bool(answer) and answer[0].lower() == "y"
 
     def _choice(self, question: str, choices: list[str]) -> int | None:
-        click.echo(question)
+        self._echo(question)
         for number, choice in enumerate(choices, 1):
-            click.echo(f" {number}) {choice}")
+            self._echo(f" {number}) {choice}")
         answer = self._input("Select an option: ")
         while answer is not None:
             if answer.strip().isdecimal() and 0 < int(answer) <= len(choices):
@@ -115,10 +116,10 @@ class Questioner:
         return None
 
     def _ask_default(self):
-        click.echo("Please enter the default value as valid Python.")
-        click.echo("The datetime and decimal modules are available, so it is possible to provide "
+        self._echo("Please enter the default value as valid Python.")
+        self._echo("The datetime and decimal modules are available, so it is possible to provide "
                    "e.g. datetime.date.today() as a value.")
-        click.echo("Type 'exit' to exit this prompt")
+        self._echo("Type 'exit' to exit this prompt")
         while True:
             code = self._input(">>> ")
             if code is None:
@@ -126,19 +127,22 @@ class Questioner:
             if code == "exit":
                 raise click.exceptions.Exit(1)
             if not code:
-                click.echo("Please enter some code, or 'exit' (without quotes) to exit.")
+                self._echo("Please enter some code, or 'exit' (without quotes) to exit.")
                 continue
             try:
                 value = eval(code, {}, {"datetime": datetime, "decimal": decimal, "Decimal": decimal.Decimal})
                 value = value() if callable(value) else value
             except Exception as exc:
-                click.echo(f"{type(exc).__name__}: {exc}")
+                self._echo(f"{type(exc).__name__}: {exc}")
                 continue
             if value is None:
-                click.echo("None is no value for a NOT NULL column: enter another, or 'exit' to exit.")
+                self._echo("None is no value for a NOT NULL column: enter another, or 'exit' to exit.")
                 continue
             return value
 
     def _log(self, text: str) -> None:
         if self.verbosity > 0:
-            click.echo(text)
+            self._echo(text)
+
+    def _echo(self, text: str = "", nl: bool = True) -> None:
+        click.echo(text, nl=nl, err=self.err)

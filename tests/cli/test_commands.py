@@ -65,8 +65,9 @@ def test_group_help_lists_the_commands_and_options(manage):
     assert result.stdout.startswith("Usage: ")
     commands = re.search(r"^Commands:\n(.*)", result.stdout, re.S | re.M).group(1)
     listed = [line.split()[0] for line in lines(commands) if line.startswith("  ") and line.split()]
-    assert sorted(listed) == ["check", "dbshell", "fake", "makemigrations", "migrate", "showmigrations", "sqlmigrate"]
-    for option in ("--env-file", "-v, --verbosity", "--traceback", "-h, --help"):
+    assert sorted(listed) == ["check", "dbshell", "fake", "help", "makemigrations", "migrate", "showmigrations", "sqlmigrate"]
+    for option in ("--env-file", "-v, --verbosity", "--traceback", "--no-color", "--force-color", "--skip-checks",
+                   "--version", "-h, --help"):
         assert option in result.stdout
     assert result.stderr == ""
 
@@ -214,9 +215,9 @@ def test_showmigrations_after_migrate(manage):
     assert lines(manage("showmigrations").stdout) == ["migrations"] + [f" [X] {name}" for name in NAMES]
 
 
-def test_showmigrations_plan(manage):
+def test_showmigrations_plan_shows_what_each_needs_at_verbosity_2_as_django(manage):
     manage("migrate", "0001")
-    result = manage("showmigrations", "--plan")
+    result = manage("showmigrations", "--plan", "-v", "2")
     assert result.exit_code == 0, result.stderr
     assert lines(result.stdout) == [
         "[X]  0001_create_table_hotels",
@@ -224,7 +225,20 @@ def test_showmigrations_plan(manage):
         "[ ]  0003_add_users ... (0002_create_table_rooms)",
         "[ ]  0004_make_email_unique ... (0003_add_users)",
     ]
-    assert manage("showmigrations", "-p").stdout == result.stdout
+    assert lines(manage("showmigrations", "-p").stdout) == [line.partition(" ...")[0] for line in lines(result.stdout)]
+
+
+@pytest.mark.parametrize("command", [["showmigrations"], ["showmigrations", "-l"], ["showmigrations", "--list"],
+                                     ["showmigrations", "--plan"], ["migrate", "--plan"], ["check"]])
+def test_verbosity_0_still_gives_the_answer_the_command_exists_for(manage, command):
+    """Django's -v 0 silences progress, not the list, the plan or the verdict scripts grep."""
+    assert manage(*command, "-v", "0").stdout == manage(*command).stdout != ""
+
+
+def test_database_default_is_accepted_and_another_alias_is_one_line(manage):
+    assert manage("showmigrations", "--database", "default").exit_code == 0
+    result = manage("migrate", "--database", "replica")
+    assert assert_command_error(result) == "The connection 'replica' doesn't exist: the only database is 'default'."
 
 
 # fake
@@ -457,3 +471,35 @@ def test_makemigrations_name_without_letters_or_digits(manage, name):
     message = assert_command_error(result)
     assert f"'{name}'" in message and "name" in message
     assert versions_snapshot() == before
+
+
+# Django's command-line forms
+
+
+def test_no_command_is_the_help_and_exit_0_as_djangos_manage_py(manage):
+    result = manage()
+    assert (result.exit_code, result.stdout) == (0, manage("--help").stdout)
+
+
+def test_help_and_help_command_are_the_help(manage):
+    assert manage("help").stdout == manage("--help").stdout
+    assert manage("help", "migrate").stdout == manage("migrate", "--help").stdout
+    assert assert_command_error(manage("help", "nope")) == "Unknown command: 'nope'. Type 'manage.py help' for usage."
+
+
+def test_version(manage):
+    from importlib.metadata import version
+
+    assert manage("--version").stdout == f"{version('manage-migrations')}\n"
+
+
+@pytest.mark.parametrize("flag, coloured", [("--force-color", True), ("--no-color", False)])
+def test_color_flags_before_or_after_the_command(manage, flag, coloured):
+    for args in ([flag, "migrate"], ["migrate", flag]):
+        result = manage(*args)
+        assert result.exit_code == 0, result.stderr
+        assert ("\x1b[" in result.stdout) is coloured
+
+
+def test_skip_checks_is_accepted(manage):
+    assert manage("migrate", "--skip-checks").exit_code == 0

@@ -92,3 +92,12 @@ def test_check_dry_run_name_and_empty(project_copy, run_manage, sqlite_url, succ
 
     # None of it made the user's database.
     assert not database_exists(sqlite_url)
+
+
+def test_scriptable_writes_only_the_new_files_path_to_stdout(project_copy, run_manage, sqlite_url):
+    """Django 4.1's --scriptable: a script reads the path from stdout; the rest goes to stderr."""
+    result = run_manage(project_copy, "makemigrations", "--scriptable", "--empty", "-n", "notes",
+                        database_url=sqlite_url)
+
+    assert (result.returncode, result.stdout) == (0, "migrations/versions/0005_notes.py\n"), result.stderr
+    assert result.stderr.splitlines() == ["Migrations for 'migrations':", "  migrations/versions/0005_notes.py"]

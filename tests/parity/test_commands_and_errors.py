@@ -366,7 +366,7 @@ def test_check_fails_on(project_copy, run_manage, sqlite_url, break_it):
 
 
 def test_check_database_fails_while_the_database_is_behind(project_copy, run_manage, sqlite_url):
-    behind = run_manage(project_copy, "check", "--database", database_url=sqlite_url)
+    behind = run_manage(project_copy, "check", "--database", "default", database_url=sqlite_url)
 
     assert behind.stdout.splitlines() == [
         "The database is not at the latest migration: 4 to run "
@@ -376,7 +376,7 @@ def test_check_database_fails_while_the_database_is_behind(project_copy, run_man
     assert table_names(sqlite_url) <= {"alembic_version"}  # check applied nothing
 
     succeeded(run_manage(project_copy, "migrate", database_url=sqlite_url))
-    current = run_manage(project_copy, "check", "--database", database_url=sqlite_url)
+    current = run_manage(project_copy, "check", "--database", "default", database_url=sqlite_url)
     assert (current.returncode, current.stdout, current.stderr) == (0, "System check identified no issues.\n", "")
 
 

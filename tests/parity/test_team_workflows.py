@@ -51,9 +51,9 @@ def test_conflict_then_merge_then_migrate(project_copy, run_manage, database_url
     assert merged.stdout.splitlines() == [
         "Merging migrations",
         "  Branch 0005_add_phone",
-        "    - Add column phone on users",
+        "    + Add column phone to users",
         "  Branch 0005_add_rating",
-        "    - Add column rating on hotels",
+        "    + Add column rating to hotels",
         "",
         "Created new merge migration migrations/versions/0006_merge_0005_add_phone_0005_add_rating.py",
     ]
@@ -146,7 +146,7 @@ def test_migrate_plan_lists_operations_and_marks_those_that_destroy_data(project
     backwards = run_manage(project_copy, "migrate", "0002", "--plan", database_url=sqlite_url)
     assert backwards.stdout.splitlines() == [
         "Planned operations:",
-        "  Unapply 0004_make_email_unique", "    Drop constraint uq_users_email on users",
+        "  Unapply 0004_make_email_unique", "    Drop constraint uq_users_email from users",
         "  Unapply 0003_add_users", "    Drop table users  [destroys data]",
     ]
     nothing = run_manage(project_copy, "migrate", "--plan", database_url=sqlite_url)

@@ -550,10 +550,10 @@ def with_bodies(tmp_path: Path, upgrade: str, downgrade: str = "pass") -> str:
      [("Create table bookings", False)]),
     ("op.drop_table('bookings')", [("Drop table bookings", True)]),
     ("op.add_column('users', sa.Column('phone', sa.String(length=30), nullable=True))",
-     [("Add column phone on users", False)]),
-    ("op.drop_column('users', 'phone')", [("Drop column phone on users", True)]),
+     [("Add column phone to users", False)]),
+    ("op.drop_column('users', 'phone')", [("Remove column phone from users", True)]),
     ("op.create_index(op.f('ix_a'), 'rooms', ['x'], unique=False)", [("Create index ix_a on rooms", False)]),
-    ("op.drop_index('ix_a', table_name='rooms')", [("Drop index ix_a on rooms", False)]),
+    ("op.drop_index('ix_a', table_name='rooms')", [("Drop index ix_a from rooms", False)]),
     ("op.alter_column('users', 'email', existing_type=sa.String(254), nullable=True)",
      [("Alter column email on users", False)]),
     ("op.create_unique_constraint('uq_users_email', 'users', ['email'])",
@@ -561,7 +561,7 @@ def with_bodies(tmp_path: Path, upgrade: str, downgrade: str = "pass") -> str:
     ("op.create_foreign_key('fk_rooms_hotel_id_hotels', 'rooms', 'hotels', ['hotel_id'], ['id'])",
      [("Create foreign key fk_rooms_hotel_id_hotels on rooms", False)]),
     ("op.drop_constraint('uq_users_email', 'users', type_='unique')",
-     [("Drop constraint uq_users_email on users", False)]),
+     [("Drop constraint uq_users_email from users", False)]),
 ])
 def test_operations_outside_a_batch(tmp_path, body, expected):
     assert index.operations(with_bodies(tmp_path, body)) == expected
@@ -576,9 +576,9 @@ def test_operations_in_a_batch_take_the_batchs_table(tmp_path):
         """)
 
     assert index.operations(path) == [
-        ("Add column phone on users", False),
+        ("Add column phone to users", False),
         ("Create index ix_users_phone on users", False),
-        ("Drop column nickname on users", True),
+        ("Remove column nickname from users", True),
     ]
 
 
@@ -588,7 +588,7 @@ def test_batch_drop_column_destroys_data(tmp_path):
             batch_op.drop_column('phone')
         """)
 
-    assert index.operations(path, forward=False) == [("Drop column phone on users", True)]
+    assert index.operations(path, forward=False) == [("Remove column phone from users", True)]
     assert index.operations(path) == []
 
 
@@ -598,7 +598,7 @@ def test_a_batch_named_by_keyword(tmp_path):
             batch.drop_index(batch.f('ix_rooms_hotel_id'))
         """)
 
-    assert index.operations(path) == [("Drop index ix_rooms_hotel_id on rooms", False)]
+    assert index.operations(path) == [("Drop index ix_rooms_hotel_id from rooms", False)]
 
 
 def test_upgrade_and_downgrade_are_read_apart(tmp_path):
@@ -606,8 +606,8 @@ def test_upgrade_and_downgrade_are_read_apart(tmp_path):
                        "op.add_column('users', sa.Column('phone', sa.String(30)))",
                        "op.drop_column('users', 'phone')")
 
-    assert index.operations(path) == [("Add column phone on users", False)]
-    assert index.operations(path, forward=False) == [("Drop column phone on users", True)]
+    assert index.operations(path) == [("Add column phone to users", False)]
+    assert index.operations(path, forward=False) == [("Remove column phone from users", True)]
 
 
 def test_calls_on_other_receivers_are_ignored(tmp_path):
@@ -641,7 +641,7 @@ def test_operations_in_nested_blocks_are_found(tmp_path):
             op.drop_table('bookings')
         """)
 
-    assert index.operations(path) == [("Drop column legacy on users", True), ("Drop table bookings", True)]
+    assert index.operations(path) == [("Remove column legacy from users", True), ("Drop table bookings", True)]
 
 
 def test_operations_in_an_else_branch_are_found_too(tmp_path):
@@ -654,7 +654,7 @@ def test_operations_in_an_else_branch_are_found_too(tmp_path):
             op.drop_column('users', 'legacy')
         """)
 
-    assert index.operations(path) == [("Drop column legacy on users", True)]
+    assert index.operations(path) == [("Remove column legacy from users", True)]
 
 
 def test_a_file_without_upgrade_or_downgrade_has_no_operations(tmp_path):
@@ -692,7 +692,7 @@ def test_the_repositorys_migrations_are_read_in_order():
     ("0003_add_users", [("Create table users", False)], [("Drop table users", True)]),
     ("0004_make_email_unique",
      [("Create unique constraint uq_users_email on users", False)],
-     [("Drop constraint uq_users_email on users", False)]),
+     [("Drop constraint uq_users_email from users", False)]),
 ])
 def test_the_repositorys_migrations_operations(revision, upgrade, downgrade):
     path = str(REPO_VERSIONS / f"{revision}.py")
