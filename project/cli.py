@@ -5,6 +5,7 @@ Each command only parses its options and calls one function of ``project.command
 that ``--help`` costs Python's start-up and Click alone.
 """
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -241,6 +242,8 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
                                **app_and_target(app_label, target))
     if check_unapplied and pending:
         raise SystemExit(1)
+    if not (pending or plan or check_unapplied or fake) and sys.stdout.isatty():  # a developer, not a deploy
+        commands.notice_model_changes(settings(), console())
 
 
 @cli.command()

@@ -106,6 +106,22 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     return database.run(database.database_url(settings), planned if plan or check else apply)
 
 
+def notice_model_changes(settings: Settings, console: Console) -> None:
+    """Django's notice after a migrate with nothing to apply: the models have changes that no
+    migration holds. A notice, never a failure: a comparison that cannot be made says nothing."""
+    from project.questioner import Quit
+
+    try:
+        changed = makemigrations(settings, Console(0), check=True, interactive=False)
+    except (CommandError, Quit):
+        return
+    if changed:
+        console.line(f"  Your models in app(s): '{APP_LABEL}' have changes that are not yet reflected in a migration, "
+                     "and so won't be applied.")
+        console.line("  Run 'manage.py makemigrations' to make new migrations, and then re-run 'manage.py migrate' "
+                     "to apply them.")
+
+
 def there_already(connection, migrations: list[graph.Migration], steps) -> frozenset:
     """Django's ``--fake-initial``: the initial migrations to apply (none of their parents in
     their app) that create tables or add columns, every one of which the database has already,
