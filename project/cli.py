@@ -194,11 +194,13 @@ def help_command(ctx: click.Context, command_name: str | None):
 @click.option("--dry-run", is_flag=True, help="Just show what migrations would be made; don't actually write them.")
 @click.option("--check", is_flag=True, help="Exit with a non-zero status if model changes are missing migrations and don't actually write them.")
 @click.option("--merge", is_flag=True, help="Enable fixing of migration conflicts.")
+@click.option("--update", is_flag=True, help="Merge model changes into the latest migration (when it is applied "
+                                             "nowhere this project knows).")
 @click.option("--scriptable", is_flag=True, help="Divert log output and input prompts to stderr, writing only "
                                                  "paths of generated migration files to stdout.")
 @noinput_option
 @common_options
-def makemigrations(app_label, name, empty, dry_run, check, merge, scriptable, interactive):
+def makemigrations(app_label, name, empty, dry_run, check, merge, update, scriptable, interactive):
     """Creates a new migration from the changes to the models, continuing APP_LABEL (a branch
     label; by default the one app, or `migrations`)."""
     from project import commands
@@ -207,7 +209,7 @@ def makemigrations(app_label, name, empty, dry_run, check, merge, scriptable, in
     if merge:
         commands.merge(settings(), out, name=name, interactive=interactive)
     elif commands.makemigrations(settings(), out, name=name, empty=empty, dry_run=dry_run, check=check,
-                                 interactive=interactive, app=app_label) and check:
+                                 interactive=interactive, app=app_label, update=update) and check:
         raise SystemExit(1)
 
 

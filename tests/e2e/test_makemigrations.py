@@ -149,3 +149,43 @@ def test_migrate_in_a_terminal_says_the_models_have_changes_as_django(project_co
         "  Run 'manage.py makemigrations' to make new migrations, and then re-run 'manage.py migrate' to apply them.",
     ]
     assert deployed.stdout.splitlines()[-1] == "  No migrations to apply."
+
+
+def test_update_folds_the_changes_into_the_latest_migration_while_it_is_applied_nowhere(
+        project_copy, run_manage, sqlite_url, succeeded, versions):
+    """Django 4.2's --update: the latest migration is written again with the new changes, under
+    the name they suggest, and the old file deleted; once it is applied, it is left alone."""
+    def manage(*args):
+        return run_manage(project_copy, *args, database_url=sqlite_url)
+
+    succeeded(manage("migrate"))
+    append(project_copy, "users", PHONE_COLUMN)
+    succeeded(manage("makemigrations", "-n", "phone"))
+    append(project_copy, "users", "    nickname: Mapped[str | None] = mapped_column(String(30))\n")
+
+    assert succeeded(manage("makemigrations", "--update")) == [
+        "Migrations for 'migrations':", "  migrations/versions/0005_users_phone_users_nickname.py",
+        "    + Add column phone to users", "    + Add column nickname to users",
+        "Deleted migrations/versions/0005_phone.py"]
+    assert versions(project_copy)[-1] == "0005_users_phone_users_nickname"
+    assert succeeded(manage("makemigrations", "--check")) == ["No changes detected"]
+
+    succeeded(manage("migrate"))
+    append(project_copy, "users", "    bio: Mapped[str | None] = mapped_column(String(30))\n")
+    refused = manage("makemigrations", "--update")
+    assert (refused.returncode, refused.stderr) == (
+        1, "CommandError: Cannot update applied migration '0005_users_phone_users_nickname'.\n")
+
+
+def test_update_leaves_a_migration_with_hand_written_steps_alone(project_copy, run_manage, sqlite_url, versions):
+    (project_copy / "migrations" / "versions" / "0004_make_email_unique.py").write_text(
+        (project_copy / "migrations" / "versions" / "0004_make_email_unique.py").read_text().replace(
+            "def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute('UPDATE users SET email = lower(email)')\n"))
+    append(project_copy, "users", PHONE_COLUMN)
+
+    refused = run_manage(project_copy, "makemigrations", "--update", database_url=sqlite_url)
+
+    assert (refused.returncode, refused.stderr) == (
+        1, "CommandError: Cannot update 0004_make_email_unique: it calls execute, which makemigrations does not "
+           "write. Fold the changes in by hand, or make a new migration.\n")
+    assert versions(project_copy)[-1] == "0004_make_email_unique"
