@@ -76,9 +76,11 @@ def name_after_app_label(name: str):
     return click.argument(name, required=False, shell_complete=complete_target, metavar="")
 
 
-def app_and_target(app_label: str | None, target: str | None) -> dict:
+def split_app_label(app_label: str | None, target: str | None) -> dict:
     """Django's ``APP_LABEL MIGRATION_NAME``, or one word: an app label or a target."""
     return {"app": app_label, "target": target} if target is not None else {"app": None, "target": app_label}
+
+
 noinput_option = click.option("--noinput", "--no-input", "interactive", flag_value=False, default=True,
                               help="Tells Django-style commands to NOT prompt the user for input of any kind.")
 lock_timeout_option = click.option(
@@ -241,7 +243,7 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
         return commands.prune(settings(), console())
     pending = commands.migrate(with_table_lock_timeout(table_lock_timeout), console(), fake=fake,
                                fake_initial=fake_initial, lock_timeout=lock_timeout, plan=plan, check=check_unapplied,
-                               **app_and_target(app_label, target))
+                               **split_app_label(app_label, target))
     if check_unapplied and pending:
         raise SystemExit(1)
     if not (pending or plan or check_unapplied or fake) and sys.stdout.isatty():  # a developer, not a deploy
@@ -273,7 +275,7 @@ def fake(app_label, target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
     from project import commands
 
-    commands.migrate(settings(), console(), fake=True, lock_timeout=lock_timeout, **app_and_target(app_label, target))
+    commands.migrate(settings(), console(), fake=True, lock_timeout=lock_timeout, **split_app_label(app_label, target))
 
 
 @cli.command()
@@ -286,7 +288,7 @@ def sqlmigrate(app_label, migration_name, backwards):
     """Prints the SQL statements for the named migration, for the configured database."""
     from project import commands
 
-    names = app_and_target(app_label, migration_name)
+    names = split_app_label(app_label, migration_name)
     commands.sqlmigrate(settings(), console(), names["target"], backwards=backwards, app=names["app"])
 
 

@@ -121,13 +121,19 @@ def build_labelled_branches(project: Path) -> None:
         ''', 'op.add_column("ct_a", sa.Column("name", sa.String(50)))', drop_column("ct_a", "name"))
 
 
-def expand_conflict(project: Path) -> str:
-    for name in ("0004_expand_left", "0004_expand_right"):
-        write_migration(project / "migrations" / "versions", f"b_{name}.py",
-                        f'revision, down_revision = "{name}", "0003_expand_done"')
-    return ("CommandError: Conflicting migrations detected; multiple leaf nodes in the migration graph: "
-            "(0004_expand_left, 0004_expand_right in expand).\n"
-            "To fix them run 'python manage.py makemigrations --merge'\n")
+def second_head(app: str, parent: str, folder: str, prefix: str = "") -> Callable[[Path], str]:
+    """A conflict maker for ``History.conflict``: two new heads of ``app`` after ``parent``, in
+    ``folder`` of the project, with Django's error for them."""
+
+    def make(project: Path) -> str:
+        names = (f"0004_{app}_left", f"0004_{app}_right")
+        for name in names:
+            write_migration(project / folder, f"{prefix}{name}.py", f'revision, down_revision = "{name}", "{parent}"')
+        return ("CommandError: Conflicting migrations detected; multiple leaf nodes in the migration graph: "
+                f"({', '.join(names)} in {app}).\n"
+                "To fix them run 'python manage.py makemigrations --merge'\n")
+
+    return make
 
 
 LABELLED_BRANCHES = History(
@@ -152,7 +158,7 @@ LABELLED_BRANCHES = History(
         (["migrate", "migrations", "0001"], ["downgrade", "0001_initial"]),
         (["migrate"], ["upgrade", "heads"]),
     ],
-    conflict=expand_conflict,
+    conflict=second_head("expand", "0003_expand_done", "migrations/versions", prefix="b_"),
 )
 
 
@@ -203,15 +209,6 @@ def build_version_folders(project: Path) -> None:
         ''', 'op.add_column("invoices", sa.Column("paid", sa.Boolean()))', drop_column("invoices", "paid"))
 
 
-def billing_conflict(project: Path) -> str:
-    for name in ("0004_billing_left", "0004_billing_right"):
-        write_migration(project / "billing" / "versions", f"{name}.py",
-                        f'revision, down_revision = "{name}", "0003_billing_paid"')
-    return ("CommandError: Conflicting migrations detected; multiple leaf nodes in the migration graph: "
-            "(0004_billing_left, 0004_billing_right in billing).\n"
-            "To fix them run 'python manage.py makemigrations --merge'\n")
-
-
 VERSION_FOLDERS = History(
     name="version_folders",
     build=build_version_folders,
@@ -231,7 +228,7 @@ VERSION_FOLDERS = History(
         (["migrate", "migrations"], ["upgrade", "0002_core_note"]),
         (["migrate"], ["upgrade", "heads"]),
     ],
-    conflict=billing_conflict,
+    conflict=second_head("billing", "0003_billing_paid", "billing/versions"),
 )
 
 HISTORIES = [LABELLED_BRANCHES, VERSION_FOLDERS]
