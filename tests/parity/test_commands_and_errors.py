@@ -596,3 +596,28 @@ def test_the_plain_alembic_cli_in_the_project_folder(project_copy, run_manage, s
     ]
     current = alembic("current")
     assert (current.returncode, current.stdout.splitlines()) == (0, ["0002_create_table_rooms"]), current.stderr
+
+
+# Django's everyday command forms, typed as a Django user types them
+
+
+def test_djangos_command_forms_through_manage_py(project_copy, run_manage, sqlite_url):
+    """Each form with Django's exit status and the answer Django gives."""
+    def manage(*args):
+        return run_manage(project_copy, *args, database_url=sqlite_url)
+
+    help_text = manage("--help").stdout
+    assert (manage().returncode, manage().stdout) == (0, help_text)  # Django: no command is the help
+    assert (manage("help").returncode, manage("help").stdout) == (0, help_text)
+    assert manage("help", "migrate").stdout == manage("migrate", "--help").stdout
+    assert manage("--version").stdout.strip() == "0.1.0"
+    migrated = manage("migrate", "--database", "default", "--skip-checks", "--no-color")
+    assert migrated.returncode == 0 and "\x1b[" not in migrated.stdout, migrated.stderr
+    listed = manage("showmigrations", "--list", "migrations")
+    assert (listed.returncode, listed.stdout, manage("showmigrations", "-l").stdout) == (
+        0, manage("showmigrations").stdout, listed.stdout)
+    assert manage("showmigrations", "-v", "0").stdout == listed.stdout  # -v 0 keeps the answer
+    assert manage("check", "-v", "0").stdout == "System check identified no issues.\n"
+    other = manage("showmigrations", "--database", "other")
+    assert (other.returncode, other.stderr) == (
+        1, "CommandError: The connection 'other' doesn't exist: the only database is 'default'.\n")
