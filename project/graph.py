@@ -131,10 +131,21 @@ def apps(migrations: list[Migration]) -> dict[str, str]:
 
     revision_map = RevisionMap(lambda: [Revision(m.revision, scalar(m.parents), scalar(m.depends_on),
                                                  scalar(m.branch_labels)) for m in migrations])
-    labels = {m.revision: revision_map.get_revision(m.revision).branch_labels for m in migrations}
-    declared = [label for m in migrations for label in m.branch_labels]
-    return {revision: next((label for label in declared if label in found), APP_LABEL)
-            for revision, found in labels.items()}
+    by_id = {m.revision: m for m in migrations}
+
+    def nearest(revision: str) -> str:
+        """Of the labels Alembic gives it, the one declared nearest above it (or on it): a
+        branch labelled off another labelled branch carries both labels, and is its own app."""
+        found = revision_map.get_revision(revision).branch_labels
+        walked = revision
+        while walked is not None:
+            declared = [label for label in by_id[walked].branch_labels if label in found]
+            if declared:
+                return declared[0]
+            walked = by_id[walked].parents[0] if by_id[walked].parents else None
+        return min(found, default=APP_LABEL)
+
+    return {m.revision: nearest(m.revision) for m in migrations}
 
 
 def app_heads(migrations: list[Migration]) -> dict[str, tuple[str, ...]]:

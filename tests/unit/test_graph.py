@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from project.graph import Migration, applied, find, heads, in_order, plan, resolve
+from project.graph import Migration, app_heads, applied, apps, find, heads, in_order, plan, resolve
 from project.output import CommandError
 
 M = Migration
@@ -429,3 +429,26 @@ def test_order_and_plans_are_alembics(seed):
     except RangeNotAncestorError:
         downgrade = []
     assert plan(migrations, heads(migrations), (target,)) == [(r, False) for r in downgrade]
+
+
+# apps: Alembic's branch labels
+
+
+def test_apps_without_labels_are_all_migrations():
+    assert set(apps(CHAIN).values()) == {"migrations"}
+
+
+def test_a_label_covers_its_branch_and_the_unlabelled_trunk_stays_migrations():
+    migrations = CHAIN[:2] + [M("0003_e", ("0002_b",), branch_labels=("expand",)), M("0004_e", ("0003_e",)),
+                              M("0003_c", ("0002_b",), branch_labels=("contract",))]
+    assert apps(migrations) == {"0001_a": "migrations", "0002_b": "migrations", "0003_e": "expand",
+                                "0004_e": "expand", "0003_c": "contract"}
+    assert app_heads(migrations) == {"migrations": ("0002_b",), "expand": ("0004_e",), "contract": ("0003_c",)}
+
+
+def test_a_branch_labelled_off_another_labelled_branch_is_its_own_app():
+    """Alembic gives b1 and b2 both labels (B's root descends from A); the nearer one is their app."""
+    migrations = [M("a1", branch_labels=("A",)), M("a2", ("a1",)), M("b1", ("a2",), branch_labels=("B",)),
+                  M("b2", ("b1",))]
+    assert apps(migrations) == {"a1": "A", "a2": "A", "b1": "B", "b2": "B"}
+    assert app_heads(migrations) == {"A": ("a2",), "B": ("b2",)}
