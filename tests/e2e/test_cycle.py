@@ -65,7 +65,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     assert app_tables(database_url) == {"hotels", "rooms"}
     assert revision(database_url) == "0002_create_table_rooms"
 
-    listing, plan = together(lambda: manage("showmigrations"), lambda: manage("showmigrations", "--plan"))
+    listing, plan = together(lambda: manage("showmigrations"), lambda: manage("showmigrations", "--plan", "-v", "2"))
     assert succeeded(listing) == [
         "migrations",
         " [X] 0001_create_table_hotels",
