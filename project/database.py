@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 from contextlib import contextmanager
 from datetime import timezone
@@ -241,7 +240,7 @@ def statement_stopper(engine: sa.Engine, dbapi_connection):
     """What stops the statement ``dbapi_connection`` runs, called from another thread: libpq's
     cancel request (psycopg2, psycopg), ``sqlite3_interrupt``, or, for MariaDB, ``KILL QUERY``
     from a second connection, as the mysql client does on Ctrl-C."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
+    if hasattr(dbapi_connection, "interrupt"):  # sqlite3
         return dbapi_connection.interrupt
     if hasattr(dbapi_connection, "thread_id"):
         thread_id = dbapi_connection.thread_id()

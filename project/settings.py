@@ -81,14 +81,19 @@ def load_settings(env_file: Path | None = None, base_dir: Path = BASE_DIR) -> Se
 def alembic_options(base_dir: Path) -> dict:
     """``version_locations``, ``sourceless`` and ``recursive_version_locations`` from the
     ``[tool.alembic]`` table of pyproject.toml, as the plain alembic command reads them."""
+    try:
+        text = (base_dir / "pyproject.toml").read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise CommandError(f"Cannot read {base_dir / 'pyproject.toml'}: {exc}") from None
+    if not any(name in text for name in (b"version_locations", b"sourceless")):
+        return {}  # nothing to read: spare parsing it on every command
     import tomllib
 
     try:
-        with open(base_dir / "pyproject.toml", "rb") as file:
-            table = tomllib.load(file).get("tool", {}).get("alembic", {})
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        table = tomllib.loads(text.decode()).get("tool", {}).get("alembic", {})
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CommandError(f"Cannot read {base_dir / 'pyproject.toml'}: {exc}") from None
     options = {}
     locations = table.get("version_locations")

@@ -3,15 +3,15 @@ statement waits inside a database driver.
 
 Python runs a signal handler only between bytecodes, so a statement blocked in C (libpq
 waiting for a lock, SQLite's busy wait) would keep the command deaf until it returned. The
-C-level handler also writes the signal to a wakeup socket; a thread reading it tells every
+C-level handler also writes the signal to a wakeup pipe; a thread reading it tells every
 running statement to stop, the way each database lets another thread do it (a cancel request,
 ``sqlite3_interrupt``, ``KILL QUERY``). The statement then fails, and the handler's
 ``Interrupted`` goes up through the command's one error path.
 
 Nothing here imports SQLAlchemy: ``project.database`` adds each connection it checks out.
 """
+import os
 import signal
-import socket
 import threading
 
 from project.output import Interrupted
@@ -32,14 +32,13 @@ def install() -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    reader, writer = socket.socketpair()
-    writer.setblocking(False)
-    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-    # The thread keeps the writer too: were it collected, its descriptor number could be reused
-    # by a database socket, and a signal would write into that.
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
+    signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+    # Neither end is ever closed: were the writer's number reused by a database socket, a
+    # signal would write into that.
     global _stopper
-    _stopper = threading.Thread(target=_stop_statements_on_signal, args=(reader, writer), name="stop statements",
-                                daemon=True)
+    _stopper = threading.Thread(target=_stop_statements_on_signal, args=(reader,), name="stop statements", daemon=True)
     _stopper.start()
 
 
@@ -53,8 +52,8 @@ def wait_for_statements_to_stop(timeout: float = 5) -> None:
         STOPPED.wait(timeout)
 
 
-def _stop_statements_on_signal(reader: socket.socket, writer: socket.socket) -> None:
-    while reader.recv(64):
+def _stop_statements_on_signal(reader: int) -> None:
+    while os.read(reader, 64):
         for stop_statement in list(STATEMENT_STOPPERS.values()):
             try:
                 stop_statement()
