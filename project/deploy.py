@@ -164,9 +164,9 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
 def stopped_by(exc: KeyboardInterrupt, connection, migrations: list[graph.Migration]) -> Interrupted:
     """A signal arrived while migrating (while Alembic loaded, or a statement it cancelled
     failed, or between statements): the step's transaction is rolled back where the backend
-    can, and the line says
-    where the database stands, read over a new connection if the signal left this one
-    mid-statement, with the unfinished migration and its ways out where DDL is not rolled back."""
+    can, and the line says where the database stands, read over a new connection if the
+    signal left this one mid-statement, with the unfinished migration and its ways out where
+    DDL is not rolled back."""
 
     def standing(conn) -> tuple[str, list]:
         return ", ".join(current_state(conn)) or "no migration", unfinished(conn)
