@@ -18,8 +18,9 @@ def remember(ctx: click.Context, param: click.Parameter, value):
 
 
 def remember_color(ctx: click.Context, param: click.Parameter, value: bool):
+    """``--force-color`` and ``--no-color`` set Click's own colour switch, which click.echo reads."""
     if value:
-        ctx.meta["color"] = param.name == "force_color"
+        ctx.color = param.name == "force_color"
 
 
 def only_default(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -137,7 +138,7 @@ def console(scriptable: bool = False):
     from project.output import Console
 
     meta = click.get_current_context().meta
-    return Console(meta.get("verbosity", 1), meta.get("color"), scriptable)
+    return Console(meta.get("verbosity", 1), scriptable)
 
 
 def with_table_lock_timeout(seconds: float | None):

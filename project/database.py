@@ -37,6 +37,8 @@ HISTORY = sa.Table(
 )
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
+
+
 def database_url(settings: Settings) -> URL:
     """The settings' URL as SQLAlchemy's URL: ``postgres://`` as ``postgresql://``, a bare
     ``postgresql://`` on psycopg 3 when installed and psycopg2 otherwise, a relative SQLite

@@ -9,6 +9,7 @@ Alembic's branch labels play the part of Django's apps: a labelled branch is an 
 unlabelled migrations are the app ``migrations``. As in Django, a target names the state to
 be in, and the plan is what leads there, in the order Alembic runs it.
 """
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -124,6 +125,12 @@ def apps(migrations: list[Migration]) -> dict[str, str]:
     along its branch), else ``migrations``."""
     if not any(m.branch_labels for m in migrations):
         return {m.revision: APP_LABEL for m in migrations}
+    return dict(_labelled_apps(tuple(migrations)))
+
+
+@functools.lru_cache(maxsize=2)
+def _labelled_apps(migrations: tuple[Migration, ...]) -> dict[str, str]:
+    """``apps`` for a history with labels, worked out once per command however often asked."""
     from alembic.script.revision import Revision, RevisionMap  # only for histories with labels
 
     def scalar(names):

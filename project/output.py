@@ -11,15 +11,13 @@ APP_LABEL = "migrations"
 SYMBOLS = {"Create": "+", "Add": "+", "Drop": "-", "Remove": "-", "Alter": "~", "Rename": "~"}
 
 
-def color_choice(forced: bool | None = None) -> bool | None:
-    """Django's colours: ``--force-color`` (True) or ``--no-color`` (False) when given, else none
-    when NO_COLOR is set, else only on a terminal (None)."""
-    if forced is None:
-        context = click.get_current_context(silent=True)
-        forced = context.meta.get("color") if context else None
-    if forced is not None:
-        return forced
-    return False if os.environ.get("NO_COLOR") else None
+def color_choice() -> bool | None:
+    """Django's colours: None lets Click decide (the context's colour, which ``--force-color`` and
+    ``--no-color`` set, else only on a terminal); NO_COLOR turns them off unless forced."""
+    context = click.get_current_context(silent=True)
+    if (context is None or context.color is None) and os.environ.get("NO_COLOR"):
+        return False
+    return None
 
 
 class CommandError(click.ClickException):
@@ -42,9 +40,9 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Console:
-    def __init__(self, verbosity: int = 1, color: bool | None = None, scriptable: bool = False):
+    def __init__(self, verbosity: int = 1, scriptable: bool = False):
         self.verbosity = verbosity
-        self.color = color_choice(color)
+        self.color = color_choice()
         self.scriptable = scriptable  # makemigrations --scriptable: stdout has the new files' paths alone
 
     def line(self, text: str = "", level: int = 1, nl: bool = True) -> None:
