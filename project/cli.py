@@ -252,6 +252,22 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
 
 
 @cli.command()
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_target,
+                metavar="[APP_LABEL] [START_MIGRATION_NAME] MIGRATION_NAME")
+@click.option("--squashed-name", help="Sets the name of the new squashed migration.")
+@noinput_option
+@common_options
+def squashmigrations(names, squashed_name, interactive):
+    """Squashes the migrations of an app from START_MIGRATION_NAME (by default its first) up to
+    MIGRATION_NAME into one; the replaced files move to migrations/replaced/."""
+    from project import squash
+
+    if len(names) > 3:
+        raise click.UsageError(f"Got unexpected extra argument ({names[3]})")
+    squash.squashmigrations(settings(), console(), names, squashed_name, interactive)
+
+
+@cli.command()
 @click.argument("app_labels", nargs=-1)
 @click.option("--list", "-l", "plan", flag_value=False, default=False,
               help="Shows a list of all migrations and which are applied (the default).")

@@ -40,41 +40,48 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     only that app's migrations (and what they need). With ``plan`` or ``check``, only say
     what would run; with ``fake_initial``, record without running each initial migration
     whose tables are already there. Returns whether anything was (or would be) run."""
-    from project import database, deploy
+    from project import database, deploy, squash
 
-    migrations = migrations_of(settings)
-    leaves = graph.single_head(migrations)
-    app, target = app_and_target(migrations, app, target)
-    known = {m.revision for m in migrations}
+    files = migrations_of(settings)
+    leaves = graph.single_head(files)
+    app, target = app_and_target(files, app, target)
+    migrations = files  # the history planned in: before a squash, for a database part-way through it
 
     def steps_from(connection):
         """The state wanted and the steps there; with ``fake``, a recorded revision that no
-        file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises."""
+        file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises.
+        Also what to record in place of replaced migrations, now and once they are applied."""
+        nonlocal migrations
         current = database.current_state(connection)
         left = deploy.unfinished(connection)
         if left and not fake:
-            raise CommandError(deploy.unfinished_error(*left[0], migrations))
-        unknown = [revision for revision in current if revision not in known] if fake else []
+            raise CommandError(deploy.unfinished_error(*left[0], files))
+        migrations, pending = squash.history(settings, files, current)
+        recorded = graph.squashed_in(current, migrations)
+        known = {m.revision for m in migrations}
+        unknown = [revision for revision in current if revision not in known and revision not in recorded] if fake else []
         if unknown:
-            current = ()
+            current, recorded = (), {}
+        current = tuple(recorded.get(revision, revision) for revision in current)
         if target is not None:
             wanted, scope = graph.resolve(target, migrations, current, app)
         else:
             wanted, scope = graph.app_heads(migrations)[app] if app else leaves, app
-        return (wanted, scope), graph.plan(migrations, current, wanted, scope), unknown, left
+        steps = graph.plan(migrations, current, wanted, scope)
+        return (wanted, scope), steps, unknown, left, recorded, pending
 
     def apply(connection):
-        wanted, steps, unknown, left = steps_from(connection)
-        if not (steps or unknown or left):  # at head, the deploy hot path: nothing to lock for
-            return carry_out(connection, wanted, steps, unknown, left)
+        wanted, steps, unknown, left, recorded, pending = steps_from(connection)
+        if not (steps or unknown or left or recorded):  # at head, the deploy hot path: nothing to lock for
+            return carry_out(connection, wanted, steps, unknown, left, recorded, pending)
         with deploy.deploy_lock(connection, lock_timeout, console):
             return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
 
-    def carry_out(connection, target_and_app, steps, unknown, left):
+    def carry_out(connection, target_and_app, steps, unknown, left, recorded, pending):
         """Django's header, then the steps (or the word that there are none). A signal from
         here on ends in one line saying where the database stands."""
         wanted, scope = target_and_app
-        app_of = graph.apps(migrations)
+        app_of, known = graph.apps(migrations), {m.revision for m in migrations}
         everything = scope is None and wanted == leaves or scope is not None and target is None
         labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
         console.operations(wanted, everything, ", ".join(labels))
@@ -85,18 +92,19 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             if left:  # fake is the way out the error names
                 console.line(f"  Forgetting that {', '.join(revision for revision, _ in left)} did not finish.")
                 deploy.forget_unfinished(connection)
+            squash.record(connection, recorded, console)
             if not steps:
                 console.nothing_to_apply()
-                return bool(unknown or left)
+                return bool(unknown or left or recorded)
             faked = there_already(connection, migrations, steps) if fake_initial and not fake else frozenset()
             with database.durable_at_end(connection):
-                deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
+                squash.run_steps(settings, connection, migrations, steps, console, fake, faked, pending)
             return True
         except KeyboardInterrupt as exc:
             raise deploy.stopped_by(exc, connection, migrations) from exc
 
     def planned(connection):
-        wanted, steps, _, _ = steps_from(connection)
+        wanted, steps, *_ = steps_from(connection)
         if plan:
             by_id = {m.revision: m for m in migrations}
             console.planned([(revision, forward, index.operations(by_id[revision].path, forward))
@@ -172,7 +180,7 @@ def prune(settings: Settings, console: Console) -> None:
 def showmigrations(settings: Settings, console: Console, plan: bool = False, apps: tuple[str, ...] = ()) -> None:
     """Django's showmigrations: every migration of each app (of ``apps``, when named) in order,
     marked when applied (and when, at -v 2)."""
-    from project import database, deploy
+    from project import database, deploy, squash
 
     migrations = graph.in_order(migrations_of(settings))
     if plan:
@@ -187,14 +195,18 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
         return database.current_state(connection), dates, deploy.unfinished(connection)
 
     state, dates, left = database.run(database.database_url(settings), read)
+    history, _ = squash.history(settings, migrations, state)
+    if history is not migrations:
+        migrations, app_of = graph.in_order(history), graph.apps(history)
     applied = graph.applied(state, migrations)
     names = [m.revision for m in migrations]
+    replaced = {m.revision: len(m.replaces) for m in migrations if m.replaces}
     if plan:
         shown = [name for name in names if not apps or app_of[name] in apps]
         console.migration_plan(shown, {m.revision: m.needs for m in migrations}, applied)
     else:
         groups = [(app, [name for name in names if app_of[name] == app]) for app in labels]
-        console.migration_list(groups, applied, dates, {revision for revision, _ in left})
+        console.migration_list(groups, applied, dates, {revision for revision, _ in left}, replaced)
     if left:
         raise CommandError(deploy.unfinished_error(*left[0], migrations))
 
@@ -332,18 +344,8 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
     from project import migrations as alembic
 
     def compare(connection):
-        if scratch_url is not None and connection.dialect.name == "sqlite":
-            # A scratch file need not survive a crash: no disk flush at each migration's commit. On
-            # the DBAPI connection, since SQLite refuses it inside the transaction SQLAlchemy begins.
-            connection.connection.dbapi_connection.cursor().execute("PRAGMA synchronous = OFF")
-        steps = graph.plan(migrations, database.current_state(connection), heads)
-        try:
-            if steps:  # a kept scratch database is at head already: no migration file is loaded
-                alembic.run_steps(settings, connection, steps, Console(0))
-        except alembic.StepFailed as failed:
-            raise CommandError(f"While building the scratch database from the migrations, {failed.revision} "
-                               f"failed: {failed.reason}. The scratch database starts empty: a data migration "
-                               "must not assume rows.") from failed
+        if scratch_url is not None:
+            scratch.migrate_to(settings, connection, migrations, heads)
         return alembic.autogenerate(settings, connection, questioner,
                                     lambda: index.enum_values([m.path for m in graph.in_order(migrations)]),
                                     scratch=scratch_url is not None)

@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -149,6 +149,16 @@ def lock_holders(connection: sa.Connection, table: str) -> str:
 def forget_versions(connection: sa.Connection) -> None:
     """Empty ``alembic_version``, as Alembic's ``stamp --purge`` does, in a transaction of its own."""
     connection.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
+    connection.commit()
+
+
+def replace_version(connection: sa.Connection, old: str, new: str) -> None:
+    """Record ``new`` in ``old``'s place, with today's date in the history, in one transaction."""
+    connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = :new WHERE version_num = :old"),
+                       {"new": new, "old": old})
+    HISTORY.create(connection, checkfirst=True)
+    connection.execute(HISTORY.delete().where(HISTORY.c.revision == new))
+    connection.execute(HISTORY.insert(), {"revision": new, "applied": datetime.now(timezone.utc)})
     connection.commit()
 
 

@@ -133,7 +133,7 @@ LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that w
 
 
 def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool,
-                          faked: frozenset = frozenset()) -> None:
+                          faked: frozenset = frozenset(), scripts=None) -> None:
     """Run the steps; a migration that waits longer than ``settings.table_lock_timeout`` for a
     lock another session holds is rolled back (so it never keeps the queries queued behind it
     waiting longer than that) and tried again after a pause, then given up in one line naming
@@ -143,7 +143,7 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
     for delay in (*LOCK_RETRY_DELAYS, None):
         try:
             return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout,
-                             faked=faked)
+                             faked=faked, scripts=scripts)
         except StepFailed as failed:
             if not failed.lock_wait:
                 raise

@@ -9,6 +9,7 @@ Alembic's branch labels play the part of Django's apps: a labelled branch is an 
 unlabelled migrations are the app ``migrations``. As in Django, a target names the state to
 be in, and the plan is what leads there, in the order Alembic runs it.
 """
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class Migration:
     path: str = field(default="", compare=False)  # the file, where it was read from one
     depends_on: tuple[str, ...] = ()  # revisions (branch labels resolved)
     branch_labels: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()  # a squashed migration's: the migrations it stands for, oldest first
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -180,15 +182,72 @@ def single_head(migrations: list[Migration]) -> tuple[str, ...]:
 
 
 def applied(state: tuple[str, ...], migrations: list[Migration]) -> set[str]:
-    """Every revision applied in a state: its heads and everything they need."""
+    """Every revision applied in a state: its heads and everything they need. A database at
+    the last migration a squashed one replaces is at the squashed one (Django's rule)."""
     known = {m.revision for m in migrations}
+    squashed = squashed_in(state, migrations)
     for revision in state:
-        if revision not in known:
+        if revision not in known and revision not in squashed:
+            part_way = next((m for m in migrations if revision in m.replaces), None)
+            if part_way is not None:
+                raise CommandError(part_way_error(revision, part_way))
             raise CommandError(
                 f"The database is at revision '{revision}', which no migration file has. "
                 "Restore that file, or mark the database with 'fake' at a migration that exists."
             )
-    return ancestors(state, migrations)
+    return ancestors(tuple(squashed.get(revision, revision) for revision in state), migrations)
+
+
+def squashed_in(state: tuple[str, ...], migrations: list[Migration]) -> dict[str, str]:
+    """The revisions of a state that no file has and that are the last a squashed migration
+    replaces, each with that squashed migration: the database has all it replaces."""
+    known = {m.revision for m in migrations}
+    last_replaced = {m.replaces[-1]: m.revision for m in migrations if m.replaces}
+    return {revision: last_replaced[revision] for revision in state
+            if revision not in known and revision in last_replaced}
+
+
+def part_way_error(revision: str, squashed: Migration) -> str:
+    return (f"The database is at {revision}, part-way through the migrations that {squashed.revision} replaces "
+            f"({squashed.replaces[0]} to {squashed.replaces[-1]}), whose files are gone: restore them into "
+            "migrations/replaced/ and migrate, which finishes them; or mark the database with 'fake'.")
+
+
+def squash_range(migrations: list[Migration], end: str, start: str | None = None) -> list[str]:
+    """What ``squashmigrations`` replaces, as Django chooses it: the migrations of END's app
+    that END needs, in the order they run, from START (by default the app's first) on."""
+    app_of = apps(migrations)
+    order = [revision for revision, _ in plan(migrations, (), (end,)) if app_of[revision] == app_of[end]]
+    if start is not None and start not in order:
+        raise CommandError(f"The migration '{start}' cannot be found. Maybe it comes after the migration '{end}'?\n"
+                           f"Have a look at:\n  python manage.py showmigrations {app_of[end]}\nto debug this issue.")
+    return order[order.index(start):] if start else order
+
+
+def squash_needs(migrations: list[Migration], replaced: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The parents and the dependencies of the migration that squashes ``replaced``: what they
+    need from outside, less what another of those already needs."""
+    by_id, inside = {m.revision: m for m in migrations}, set(replaced)
+
+    def fewest(revisions, covered=frozenset()):
+        revisions = [r for r in dict.fromkeys(revisions) if r not in inside and r not in covered]
+        below = {a for r in revisions for a in ancestors((r,), migrations) if a != r}
+        return tuple(r for r in revisions if r not in below)
+
+    parents = fewest(p for r in replaced for p in by_id[r].parents)
+    return parents, fewest((d for r in replaced for d in by_id[r].depends_on), ancestors(parents, migrations))
+
+
+def before_squash(migrations: list[Migration], squashed: Migration, replaced: list[Migration]) -> list[Migration]:
+    """The history as it was before ``squashed`` was made: the migrations it replaces back,
+    and what needs it needing the last of them again."""
+    last = squashed.replaces[-1]
+
+    def swap(revisions):
+        return tuple(last if revision == squashed.revision else revision for revision in revisions)
+
+    return [dataclasses.replace(m, parents=swap(m.parents), depends_on=swap(m.depends_on))
+            for m in migrations if m.revision != squashed.revision] + replaced
 
 
 def find(name: str, migrations: list[Migration], app: str | None = None) -> str:

@@ -25,7 +25,8 @@ from project.output import CommandError
 SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 SOURCELESS_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)(c|o)?$")
 LEGACY_FILE = re.compile(r"([a-f0-9]+)\.py$")  # a file with no ``revision`` is named after it
-HEADER = ("revision", "down_revision", "branch_labels", "depends_on")
+# Alembic's header, and the ``replaces`` of a migration squashmigrations wrote.
+HEADER = ("revision", "down_revision", "branch_labels", "depends_on", "replaces")
 # Names through which a module can bind names no assignment shows: reading such a file's source
 # is not certain, so it is run as Alembic runs it.
 DYNAMIC = {"globals", "vars", "locals", "exec", "eval", "setattr", "__dict__", "_getframe", "f_globals", "modules",
@@ -190,7 +191,7 @@ def _checked(path: Path, header: dict) -> "Header":
                            f"({path.name}).")
     if revision in values["down_revision"]:
         raise CommandError(f"Self-loop is detected in revisions ({revision}) ({path.name}).")
-    return Header(revision, values["down_revision"], values["depends_on"], values["branch_labels"])
+    return Header(revision, values["down_revision"], values["depends_on"], values["branch_labels"], values["replaces"])
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ class Header:
     down_revision: tuple[str, ...]
     depends_on: tuple[str, ...]
     branch_labels: tuple[str, ...]
+    replaces: tuple[str, ...] = ()
 
 
 def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourceless: bool = False,
@@ -241,7 +243,8 @@ def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourcele
             if parent not in seen:
                 raise CommandError(f"Migration {header.revision} depends on '{parent}', which no migration file has.")
         depends_on = tuple(dict.fromkeys(declares.get(name, name) for name in header.depends_on))
-        migrations.append(Migration(header.revision, header.down_revision, path, depends_on, header.branch_labels))
+        migrations.append(Migration(header.revision, header.down_revision, path, depends_on, header.branch_labels,
+                                    header.replaces))
     no_cycles(migrations)
     if fresh != cached:
         cache.save(cache_dir, "index.json", fresh)

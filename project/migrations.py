@@ -179,8 +179,9 @@ def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeou
     return run
 
 
-def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True) -> tuple:
-    """Compare the models with the database on ``connection`` (which is at head): the
+def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True,
+                 metadata: sa.MetaData | None = None) -> tuple:
+    """Compare the models (or ``metadata``) with the database on ``connection``: the
     ``autodetector.Changes`` a new migration would make (None for none), and its upgrade,
     downgrade and imports rendered as Python for ``script.py.mako``.
 
@@ -188,12 +189,12 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
     own ``revision --autogenerate`` would import all of."""
     from project.autodetector import detect
 
-    config = alembic_config(settings, connection)
+    config = alembic_config(settings, connection, models=metadata is None)
     scripts = ScriptDirectory.from_config(config)
     found = []
 
     def compare(heads, context):
-        changes = detect(context, context.opts["target_metadata"], questioner, enums, scratch)
+        changes = detect(context, metadata or context.opts["target_metadata"], questioner, enums, scratch)
         rendered = {}
         if changes is not None:
             script = ops.MigrationScript(None, changes.upgrade, changes.downgrade)
@@ -207,13 +208,15 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
 
 
 def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], message: str,
-                   rendered: dict | None = None) -> str:
+                   rendered: dict | None = None, branch_labels: tuple[str, ...] = (),
+                   depends_on: tuple[str, ...] = ()) -> str:
     """A migration file from the project's ``script.py.mako``, as Alembic renders it. The
     parents are known from the index, so no migration file is imported to find the head."""
     template = Template(filename=str(settings.migrations_dir / "script.py.mako"))
     return template.render_unicode(
         up_revision=revision, down_revision=tuple_rev_as_scalar(parents) if parents else None,
-        branch_labels=None, depends_on=None, create_date=datetime.now(), comma=format_as_comma,
+        branch_labels=tuple_rev_as_scalar(branch_labels) if branch_labels else None,
+        depends_on=tuple_rev_as_scalar(depends_on) if depends_on else None, create_date=datetime.now(), comma=format_as_comma,
         message=message, config=alembic_config(settings), **{"upgrades": "", "downgrades": "", "imports": "",
                                                               **(rendered or {})})
 

@@ -95,8 +95,9 @@ class Console:
     # showmigrations: each list in one write, not one flush per migration, at every verbosity
 
     def migration_list(self, groups: list[tuple[str, list[str]]], applied: set[str], dates: dict,
-                       unfinished: set[str] = frozenset()) -> None:
-        """Each app's migrations under its label, as Django lists them."""
+                       unfinished: set[str] = frozenset(), squashed: dict | None = None) -> None:
+        """Each app's migrations under its label, as Django lists them; a squashed migration
+        with the number it replaces."""
         lines = []
         for app, names in groups:
             lines.append(click.style(app, bold=True))
@@ -105,7 +106,8 @@ class Console:
                 if name in unfinished:
                     lines.append(f" [!] {name} (started, not finished)")
                 else:
-                    lines.append(f" [{'X' if name in applied else ' '}] {name}{when}")
+                    replaces = f" ({squashed[name]} squashed migrations)" if name in (squashed or {}) else ""
+                    lines.append(f" [{'X' if name in applied else ' '}] {name}{replaces}{when}")
             if not names:
                 lines.append(" (no migrations)")
         self.line("\n".join(lines), level=0)

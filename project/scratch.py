@@ -17,9 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from project import index
-from project.database import cannot_connect, create_engine, is_async, one_line, where
-from project.output import Console
+from project import graph, index
+from project.database import cannot_connect, create_engine, current_state, is_async, one_line, where
+from project.output import CommandError, Console
 from project.settings import Settings
 
 
@@ -170,3 +170,22 @@ def kept_file(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
         if not usable:
             kept.unlink(missing_ok=True)
     return kept
+
+
+def migrate_to(settings: Settings, connection, migrations: list[graph.Migration], heads: tuple[str, ...]) -> None:
+    """Bring a scratch database to ``heads``. A migration that fails there is named, with the
+    likely reason: a scratch database starts empty."""
+    from project import migrations as alembic
+
+    if connection.dialect.name == "sqlite":
+        # A scratch file need not survive a crash: no disk flush at each migration's commit. On
+        # the DBAPI connection, since SQLite refuses it inside the transaction SQLAlchemy begins.
+        connection.connection.dbapi_connection.cursor().execute("PRAGMA synchronous = OFF")
+    steps = graph.plan(migrations, current_state(connection), heads)
+    try:
+        if steps:  # a kept scratch database is at head already: no migration file is loaded
+            alembic.run_steps(settings, connection, steps, Console(0))
+    except alembic.StepFailed as failed:
+        raise CommandError(f"While building the scratch database from the migrations, {failed.revision} "
+                           f"failed: {failed.reason}. The scratch database starts empty: a data migration "
+                           "must not assume rows.") from failed

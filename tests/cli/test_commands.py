@@ -65,7 +65,8 @@ def test_group_help_lists_the_commands_and_options(manage):
     assert result.stdout.startswith("Usage: ")
     commands = re.search(r"^Commands:\n(.*)", result.stdout, re.S | re.M).group(1)
     listed = [line.split()[0] for line in lines(commands) if line.startswith("  ") and line.split()]
-    assert sorted(listed) == ["check", "dbshell", "fake", "help", "makemigrations", "migrate", "showmigrations", "sqlmigrate"]
+    assert sorted(listed) == ["check", "dbshell", "fake", "help", "makemigrations", "migrate", "showmigrations", "sqlmigrate",
+                      "squashmigrations"]
     for option in ("--env-file", "-v, --verbosity", "--traceback", "--no-color", "--force-color", "--skip-checks",
                    "--version", "-h, --help"):
         assert option in result.stdout
