@@ -96,6 +96,14 @@ def generate_project(folder: Path, count: int) -> Path:
     return folder
 
 
+def squash_copy(project: Path, folder: Path, url: str) -> Path:
+    """A copy of ``project`` whose migrations ``squashmigrations`` squashed into one."""
+    shutil.copytree(project, folder, ignore=shutil.ignore_patterns("bare", "alembic.ini"))
+    last = sorted((folder / "migrations" / "versions").glob("*.py"))[-1].stem
+    timed([sys.executable, "manage.py", "squashmigrations", last, "--noinput"], folder, url)
+    return folder
+
+
 def generate_django(folder: Path, count: int) -> Path:
     """A Django project with one app whose ``count`` migrations each create one model."""
     app = folder / "bench"
@@ -255,6 +263,11 @@ def main() -> int:
                                        [python, "manage.py", "migrate"],
                                        [python, "-m", "django", "migrate", "--settings=settings"],
                                        1.00, args.repeat, small, setup=databases.fresh, their_cwd=django_small))
+            squashed = squash_copy(small, tmp / "squashed200", databases.fresh())
+            for name, theirs, their_cwd in (("manage.py migrate through the 200", [python, "manage.py", "migrate"], small),
+                                            ("alembic upgrade head through the 200", [*alembic, "upgrade", "head"], small)):
+                compare(f"migrate, 200 squashed into 1, fresh {kind} vs {name}", [python, "manage.py", "migrate"],
+                        theirs, None, args.repeat, squashed, setup=databases.fresh, their_cwd=their_cwd)
             at_head = databases.fresh()
             timed([python, "manage.py", "migrate"], large, at_head)
             timed([*alembic, "stamp", "head"], large, at_head)

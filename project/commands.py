@@ -51,12 +51,14 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         """The state wanted and the steps there; with ``fake``, a recorded revision that no
         file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises.
         Also what to record in place of replaced migrations, now and once they are applied."""
-        nonlocal migrations
+        nonlocal migrations, leaves
         current = database.current_state(connection)
         left = deploy.unfinished(connection)
         if left and not fake:
             raise CommandError(deploy.unfinished_error(*left[0], files))
         migrations, pending = squash.history(settings, files, current)
+        if pending:
+            leaves = graph.heads(migrations)
         recorded = graph.squashed_in(current, migrations)
         known = {m.revision for m in migrations}
         unknown = [revision for revision in current if revision not in known and revision not in recorded] if fake else []

@@ -78,13 +78,13 @@ def read_migration(path: Path) -> "Header":
     """What a migration file declares. From its source when each name is assigned once, at the
     top, to a literal (nearly every file); otherwise, or for a compiled file, by running it as
     Alembic does, so that any header Alembic accepts is read as Alembic reads it."""
-    header = _literal_header(path) if path.suffix == ".py" else None
+    header = literal_header(path) if path.suffix == ".py" else None
     if header is None:
         header = _loaded_header(path)
     return _checked(path, header)
 
 
-def _literal_header(path: Path) -> dict | None:
+def literal_header(path: Path) -> dict | None:
     """The header names the file assigns, when reading its source is certain; else None."""
     source = path.read_bytes()
     try:

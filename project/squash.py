@@ -127,7 +127,7 @@ def outside_needs(migrations: list[Migration], replaced: list[str]) -> list[Migr
         if needed != [end]:
             raise CommandError(f"Cannot squash {replaced[0]} to {end}: {m.revision} needs {needed[0]}, which the "
                                "squashed migration would replace. Squash up to that migration, or from after it.")
-        if index._literal_header(Path(m.path)) is None:
+        if index.literal_header(Path(m.path)) is None:
             raise CommandError(f"Cannot squash: {Path(m.path).name}, which needs {end}, sets its header in a way "
                                "only running it can read, so it cannot be pointed at the squashed migration.")
         followers.append(m)
@@ -191,6 +191,8 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
             column["type"] = column["type"].as_generic()
         except NotImplementedError:
             pass  # no generic type: PostgreSQL's JSONB, say, kept as it is
+        if column.get("autoincrement") is False:
+            del column["autoincrement"]  # what a non-key column gets anyway: not worth a word in the file
         default = column.get("default")
         if default is not None and default.startswith("nextval("):
             column["default"] = None  # a SERIAL's sequence, which autoincrement makes again
@@ -200,6 +202,11 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
     own = {VERSION_TABLE, HISTORY.name, UNFINISHED.name}
     metadata.reflect(connection, only=lambda name, _: name not in own)
     connection.rollback()
+    for table in metadata.tables.values():  # options at their defaults, such as postgresql_include=[]
+        for item in [*table.indexes, *table.constraints]:
+            for name, value in list(item.dialect_kwargs.items()):
+                if not value:
+                    del item.dialect_kwargs[name]
     return metadata
 
 
@@ -343,30 +350,30 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
     files = {Path(path).stem: path for path in index.migration_files([replaced_folder(settings)])}
     for squashed in part_way:
         if not all(name in files for name in squashed.replaces):
-            graph.applied(state, migrations)  # the error naming the range
+            raise CommandError(graph.part_way_error(next(r for r in state if r in squashed.replaces), squashed))
         headers = [index.read_migration(Path(files[name])) for name in squashed.replaces]
         migrations = graph.before_squash(migrations, squashed, [
             Migration(h.revision, h.down_revision, files[h.revision], h.depends_on, h.branch_labels, h.replaces)
             for h in headers])
     labels = {label: m.revision for m in migrations for label in m.branch_labels}
     migrations = [dataclasses.replace(m, depends_on=tuple(labels.get(d, d) for d in m.depends_on)) for m in migrations]
-    return migrations, {squashed.replaces[-1]: squashed.revision for squashed in part_way}
+    return migrations, {squashed.replaces[-1]: squashed for squashed in part_way}
 
 
 def run_steps(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,
-              faked: frozenset, pending: dict[str, str]) -> None:
+              faked: frozenset, pending: dict[str, Migration]) -> None:
     """Run the steps; those of replaced migrations from their files in ``migrations/replaced/``,
     each squashed migration recorded in place of the last it replaces once that is applied."""
     from project import deploy
 
     if not pending:
         return deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
-    replaced = {m.revision for m in migrations if Path(m.path).parent == replaced_folder(settings)}
+    replaced = {revision for squashed in pending.values() for revision in squashed.replaces}
     before = scripts_before(settings, migrations, replaced)
     for old, group in itertools.groupby(steps, key=lambda step: step[0] in replaced):
         group = list(group)
         deploy.run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None)
-        record(connection, {r: pending[r] for r, forward in group if forward and r in pending}, console)
+        record(connection, {r: pending[r].revision for r, forward in group if forward and r in pending}, console)
 
 
 def scripts_before(settings: Settings, migrations: list[Migration], replaced: set[str]):
@@ -380,8 +387,8 @@ def scripts_before(settings: Settings, migrations: list[Migration], replaced: se
 
     folders = (*settings.migration_folders, replaced_folder(settings))
     scripts = ScriptDirectory.from_config(alembic_config(dataclasses.replace(settings, version_locations=folders)))
-    replaced = {m.revision for m in migrations if Path(m.path).parent == replaced_folder(settings)}
     wanted = {m.revision for m in migrations} - (graph.descendants(replaced, migrations) - replaced)
+    # Alembic loads every file of the folders; its map is built from those wanted alone.
     scripts.revision_map = RevisionMap(lambda: [s for s in scripts._load_revisions() if s.revision in wanted])
     return scripts
 

@@ -1,0 +1,114 @@
+"""Squashing without a database: which migrations a squash replaces, what it needs, how a
+database's state reads once the replaced files are gone, and the file edits a squash makes."""
+import pytest
+
+from project import graph
+from project.graph import Migration as M
+from project.index import read_migrations
+from project.output import CommandError
+from project.squash import replaced_renames, repointed, squashed_id
+
+# 0001 <- 0002 <- 0003 <- 0004 <- 0005, all in the app `migrations`
+CHAIN = [M("0001_a"), M("0002_b", ("0001_a",)), M("0003_c", ("0002_b",)), M("0004_d", ("0003_c",)),
+         M("0005_e", ("0004_d",))]
+SQUASHED = M("0001_a_squashed_0003_c", replaces=("0001_a", "0002_b", "0003_c"))
+# After squashing 0001..0003: the squash, and 0004 pointed at it.
+AFTER = [SQUASHED, M("0004_d", (SQUASHED.revision,)), M("0005_e", ("0004_d",))]
+
+
+def message(excinfo) -> str:
+    return excinfo.value.message
+
+
+def test_a_squash_replaces_the_app_from_start_to_end_in_the_order_they_run():
+    assert graph.squash_range(CHAIN, "0003_c") == ["0001_a", "0002_b", "0003_c"]
+    assert graph.squash_range(CHAIN, "0004_d", "0002_b") == ["0002_b", "0003_c", "0004_d"]
+
+
+def test_a_start_after_the_end_is_djangos_error():
+    with pytest.raises(CommandError) as excinfo:
+        graph.squash_range(CHAIN, "0002_b", "0004_d")
+    assert message(excinfo).startswith("The migration '0004_d' cannot be found. Maybe it comes after the migration "
+                                       "'0002_b'?\nHave a look at:\n  python manage.py showmigrations migrations")
+
+
+def test_a_squash_leaves_other_apps_out_and_needs_what_they_give():
+    history = [M("0001_a", branch_labels=("shop",)), M("0001_x", branch_labels=("blog",)),
+               M("0002_b", ("0001_a",), depends_on=("0001_x",)), M("0003_c", ("0002_b",))]
+    replaced = graph.squash_range(history, "0003_c")
+    assert replaced == ["0001_a", "0002_b", "0003_c"]
+    assert graph.squash_needs(history, replaced) == ((), ("0001_x",))
+
+
+def test_a_squash_from_the_middle_needs_what_start_needed():
+    assert graph.squash_needs(CHAIN, ["0003_c", "0004_d"]) == (("0002_b",), ())
+
+
+def test_a_need_another_need_covers_is_left_out():
+    history = CHAIN[:2] + [M("0003_c", ("0002_b",), depends_on=("0001_a",))]
+    assert graph.squash_needs(history, ["0003_c"]) == (("0002_b",), ())
+
+
+def test_a_database_at_the_last_replaced_is_at_the_squash():
+    assert graph.squashed_in(("0003_c",), AFTER) == {"0003_c": SQUASHED.revision}
+    assert graph.applied(("0003_c",), AFTER) == {SQUASHED.revision}
+    assert graph.plan(AFTER, ("0003_c",), ("0005_e",)) == [("0004_d", True), ("0005_e", True)]
+
+
+def test_a_database_past_the_squash_needs_nothing():
+    assert graph.squashed_in(("0005_e",), AFTER) == {}
+    assert graph.plan(AFTER, ("0005_e",), ("0005_e",)) == []
+
+
+def test_a_database_part_way_with_the_files_gone_is_one_line_naming_the_range():
+    with pytest.raises(CommandError) as excinfo:
+        graph.applied(("0002_b",), AFTER)
+    assert message(excinfo).startswith("The database is at 0002_b, part-way through the migrations that "
+                                       "0001_a_squashed_0003_c replaces (0001_a to 0003_c), whose files are gone")
+    assert "\n" not in message(excinfo)
+
+
+def test_an_unknown_revision_that_no_squash_replaces_is_still_the_usual_error():
+    with pytest.raises(CommandError, match="which no migration file has"):
+        graph.applied(("0009_z",), AFTER)
+
+
+def test_the_history_before_a_squash_is_the_one_it_replaced():
+    before = graph.before_squash(AFTER, SQUASHED, CHAIN[:3])
+    assert sorted(before, key=lambda m: m.revision) == CHAIN
+    assert graph.plan(before, ("0002_b",), ("0005_e",)) == [("0003_c", True), ("0004_d", True), ("0005_e", True)]
+
+
+def test_names_as_django_gives_them():
+    assert squashed_id("0001_initial", "0004_more", None) == "0001_initial_squashed_0004_more"
+    assert squashed_id("0001_initial", "0004_more", "Base schema") == "0001_base_schema"
+    assert squashed_id("ae1027a6acf", "1975ea83b712", "base") == "base"
+    with pytest.raises(CommandError, match="no letters or digits"):
+        squashed_id("0001_initial", "0004_more", "!!")
+
+
+def test_repointed_rewrites_only_the_header():
+    source = ('"""follows 0003_c"""\nrevision = "0004_d"\ndown_revision = "0003_c"\nbranch_labels = None\n'
+              'depends_on = ("0001_a", "0003_c")\n\n\ndef upgrade():\n    op.execute("-- 0003_c")\n')
+    assert repointed(source, "0003_c", "S") == (
+        '"""follows 0003_c"""\nrevision = "0004_d"\ndown_revision = \'S\'\nbranch_labels = None\n'
+        'depends_on = (\'0001_a\', \'S\')\n\n\ndef upgrade():\n    op.execute("-- 0003_c")\n')
+
+
+def test_renames_the_replaced_migrations_made(tmp_path):
+    path = tmp_path / "0003_c.py"
+    path.write_text("def upgrade():\n    op.rename_table('guests', 'users')\n"
+                    "    with op.batch_alter_table('users') as batch_op:\n"
+                    "        batch_op.alter_column('name', new_column_name='full_name')\n"
+                    "    op.alter_column('rooms', 'no', new_column_name='number')\n")
+    assert replaced_renames([str(path)]) == {("guests", "users"), ("name", "full_name"), ("no", "number")}
+
+
+def test_replaces_is_read_from_the_file(tmp_path):
+    (tmp_path / "0001_a_squashed_0002_b.py").write_text(
+        "revision = '0001_a_squashed_0002_b'\ndown_revision = None\nreplaces = ('0001_a', '0002_b')\n")
+    (tmp_path / "0003_c.py").write_text(
+        "import sys\nrevision = '0003_c'\ndown_revision = '0001_a_squashed_0002_b'\nreplaces = ()\n"
+        "if sys: pass\n")
+    found = {m.revision: m.replaces for m in read_migrations([tmp_path])}
+    assert found == {"0001_a_squashed_0002_b": ("0001_a", "0002_b"), "0003_c": ()}
