@@ -157,13 +157,16 @@ def there_already(connection, migrations: list[graph.Migration], steps) -> froze
 
 
 def prune(settings: Settings, console: Console) -> None:
-    """Django's ``migrate --prune``: forget the applied dates of migrations whose files are gone."""
+    """Django's ``migrate --prune``: forget the applied dates of migrations whose files are gone
+    (those a squashed migration replaces, say). A database at a revision only a squashed
+    migration knows of is left for migrate to record."""
     from project import database
 
-    known = {m.revision for m in migrations_of(settings)}
+    migrations = migrations_of(settings)
+    known = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
 
     def forget(connection):
-        gone = sorted(set(database.applied_dates(connection)) - known)
+        gone = sorted(set(database.applied_dates(connection)) - {m.revision for m in migrations})
         console.line(click.style("Pruning migrations:", bold=True))
         if not gone:
             console.line("  No migrations to prune.")

@@ -65,9 +65,10 @@ def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...
     if revision in by_id or (Path(by_id[end].path).parent / f"{revision}.py").exists():
         raise CommandError(f"Migration {revision} already exists. Use a different name.")
 
-    console.line(click.style("Will squash the following migrations:", bold=True))
+    shown = 0 if interactive else 1  # as Django: the list goes with the question it asks
+    console.line(click.style("Will squash the following migrations:", bold=True), level=shown)
     for name in replaced:
-        console.line(f" - {name}")
+        console.line(f" - {name}", level=shown)
     if interactive and not click.confirm("Do you wish to proceed?", default=False):
         console.line("Aborting squash.")
         return
@@ -84,7 +85,8 @@ def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...
         phrases = write(settings, console, migrations, replaced, revision, path, parents, depends_on, labels,
                         hand_written, schema, undo)
         before = sum(len(index.calls(by_id[name].path)) for name in replaced)
-        console.line(f"  Optimized from {before} operations to {len(phrases)} operations.")
+        console.line(f"  Optimized from {before} operations to {len(phrases)} operations." if before != len(phrases)
+                     else "  No optimizations possible.")
         moved = move_replaced(settings, [by_id[name] for name in replaced], followers, end, revision, undo)
         try_squashed(settings, revision, parents + depends_on, schema)
 

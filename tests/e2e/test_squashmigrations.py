@@ -125,11 +125,12 @@ HISTORY = [
             sa.Column('book_id', sa.Integer(), nullable=False),
             sa.Column('stars', sa.Integer(), nullable=False),
             sa.Column('body', sa.Text(), nullable=True),
+            sa.Column('status', sa.String(length=10), server_default='new', nullable=False),
             sa.ForeignKeyConstraint(['book_id'], ['books.id'], name=op.f('fk_reviews_book_id_books')),
             sa.PrimaryKeyConstraint('id', name=op.f('pk_reviews'))
         )
         """, "op.drop_table('reviews')"),
-    Step("0017_add_reviews_created_at", batch("reviews", "batch_op.add_column(sa.Column('created_at', sa.DateTime(), nullable=True))"),
+    Step("0017_add_reviews_created_at", batch("reviews", "batch_op.add_column(sa.Column('created_at', sa.DateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=True))"),
          batch("reviews", "batch_op.drop_column('created_at')")),
     Step("0018_remove_books_isbn", batch("books", "batch_op.drop_column('isbn')"),
          batch("books", "batch_op.add_column(sa.Column('isbn', sa.String(length=13), nullable=True))")),
@@ -153,7 +154,7 @@ HISTORY = [
          batch("reviews", "batch_op.drop_index(batch_op.f('ix_reviews_stars'))")),
     Step("0023_alter_tags_label", batch("tags", "batch_op.alter_column('label', existing_type=sa.String(length=50), nullable=False)"),
          batch("tags", "batch_op.alter_column('label', existing_type=sa.String(length=50), nullable=True)")),
-    Step("0024_add_books_price", batch("books", "batch_op.add_column(sa.Column('price', sa.Numeric(precision=10, scale=2), nullable=True))"),
+    Step("0024_add_books_price", batch("books", "batch_op.add_column(sa.Column('price', sa.Numeric(precision=10, scale=2), server_default='0', nullable=False))"),
          batch("books", "batch_op.drop_column('price')")),
     # END, a data step: seed rows with op.execute, then change them.
     Step("0025_seed_tags", """
@@ -179,7 +180,7 @@ HISTORY = [
               "batch_op.drop_column('shelf_id')")),
     Step("0029_create_index_ix_books_shelf_id", batch("books", "batch_op.create_index(batch_op.f('ix_books_shelf_id'), ['shelf_id'], unique=False)"),
          batch("books", "batch_op.drop_index(batch_op.f('ix_books_shelf_id'))")),
-    Step("0030_add_authors_active", batch("authors", "batch_op.add_column(sa.Column('active', sa.Boolean(), nullable=True))"),
+    Step("0030_add_authors_active", batch("authors", "batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False))"),
          batch("authors", "batch_op.drop_column('active')")),
 ]
 REVISIONS = [step.revision for step in HISTORY]

@@ -1,0 +1,139 @@
+"""squashmigrations through Click's CliRunner on a copy of the project: what it refuses, what
+it keeps (labels, renames), and what migrate --prune and the plain alembic command make of it.
+The 30-migration runs on SQLite and PostgreSQL are in tests/e2e/test_squashmigrations.py."""
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from project.cli import cli
+from project.settings import Settings
+
+SQUASHED = "0001_create_table_hotels_squashed_0003_add_users"
+
+
+@pytest.fixture
+def site(project_copy, sqlite_url):
+    """The project copy's settings and a way to run a command on them."""
+    settings = Settings(base_dir=project_copy, database_url=sqlite_url)
+
+    def manage(*args, input=None):
+        return CliRunner().invoke(cli, list(args), obj=settings, input=input)
+
+    return project_copy, manage, sqlite_url
+
+
+def versions(project: Path) -> Path:
+    return project / "migrations" / "versions"
+
+
+def header(path: Path, name: str):
+    return re.search(rf"^{name} = (.*)$", path.read_text(), re.M).group(1)
+
+
+def rows(url: str, sql: str) -> list:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_end_is_recorded_and_prune_forgets_the_replaced_dates(site):
+    project, manage, url = site
+    assert manage("migrate", "0003").exit_code == 0
+    result = manage("squashmigrations", "0003", "--noinput")
+    assert result.exit_code == 0, result.output
+    result = manage("migrate", "--prune")
+    assert result.exit_code == 0, result.output
+    assert [line.strip() for line in result.output.splitlines()] == [
+        "Pruning migrations:", "Pruning migrations.0001_create_table_hotels OK",
+        "Pruning migrations.0002_create_table_rooms OK", "Pruning migrations.0003_add_users OK"]
+    assert rows(url, "SELECT version_num FROM alembic_version") == [("0003_add_users",)]
+    result = manage("migrate")
+    assert "Recording 0001_create_table_hotels_squashed_0003_add_users in place of 0003_add_users" in result.output
+    assert rows(url, "SELECT version_num FROM alembic_version") == [("0004_make_email_unique",)]
+
+
+def test_a_follower_of_a_migration_inside_the_range_is_refused(site):
+    project, manage, _ = site
+    (versions(project) / "0005_side.py").write_text(
+        "revision = '0005_side'\ndown_revision = '0002_create_table_rooms'\n\n\ndef upgrade():\n    pass\n")
+    result = manage("squashmigrations", "0003", "--noinput")
+    assert result.exit_code == 1
+    assert "Will squash" not in result.output
+    assert "0005_side needs 0002_create_table_rooms, which the squashed migration would replace" in result.stderr
+    assert sorted(p.name for p in versions(project).glob("*.py"))[:3] == [
+        "0001_create_table_hotels.py", "0002_create_table_rooms.py", "0003_add_users.py"]
+
+
+def test_a_squash_of_a_squash_whose_files_are_there_is_refused(site):
+    project, manage, _ = site
+    assert manage("squashmigrations", "0003", "--noinput").exit_code == 0
+    result = manage("squashmigrations", "0004", "--noinput")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"CommandError: You cannot squash squashed migrations! Please transition {SQUASHED}")
+    for path in (project / "migrations" / "replaced").iterdir():
+        path.unlink()
+    result = manage("squashmigrations", "0004", "--noinput", "--squashed-name", "base")
+    assert result.exit_code == 0, result.output
+    assert header(versions(project) / "0001_base.py", "replaces") == f"('{SQUASHED}', '0004_make_email_unique')"
+
+
+def test_branch_labels_move_to_the_squashed_migration(site):
+    project, manage, url = site
+    first = versions(project) / "0001_create_table_hotels.py"
+    first.write_text(first.read_text().replace("branch_labels = None", "branch_labels = ('hotels',)"))
+    result = manage("squashmigrations", "hotels", "0002", "--noinput")
+    assert result.exit_code == 0, result.output
+    squashed = versions(project) / "0001_create_table_hotels_squashed_0002_create_table_rooms.py"
+    assert header(squashed, "branch_labels") == "'hotels'"
+    result = manage("showmigrations", "hotels")
+    assert result.output.splitlines()[:2] == [
+        "hotels", " [ ] 0001_create_table_hotels_squashed_0002_create_table_rooms (2 squashed migrations)"]
+    assert manage("migrate", "hotels@head").exit_code == 0
+
+
+def test_a_rename_in_the_range_stays_a_rename(site):
+    project, manage, url = site
+    (versions(project) / "0005_rename_city.py").write_text(
+        "from alembic import op\n\nrevision = '0005_rename_city'\ndown_revision = '0004_make_email_unique'\n\n\n"
+        "def upgrade():\n    with op.batch_alter_table('hotels') as batch_op:\n"
+        "        batch_op.alter_column('city', new_column_name='town')\n\n\n"
+        "def downgrade():\n    with op.batch_alter_table('hotels') as batch_op:\n"
+        "        batch_op.alter_column('town', new_column_name='city')\n")
+    assert manage("migrate", "0001").exit_code == 0
+    result = manage("squashmigrations", "0002", "0005", "--noinput")
+    assert result.exit_code == 0, result.output
+    text = (versions(project) / "0002_create_table_rooms_squashed_0005_rename_city.py").read_text()
+    assert "new_column_name='town'" in text
+    assert "drop_column" not in text
+    assert manage("migrate").exit_code == 0
+    assert {c["name"] for c in sa.inspect(sa.create_engine(url)).get_columns("hotels")} == {"id", "name", "town"}
+
+
+def test_hand_written_steps_are_listed_and_kept_as_comments(site):
+    project, manage, _ = site
+    (versions(project) / "0005_seed.py").write_text(
+        "from alembic import op\n\nrevision = '0005_seed'\ndown_revision = '0004_make_email_unique'\n\n\n"
+        "def upgrade():\n    op.execute(\"INSERT INTO hotels (name, city) VALUES ('Ritz', 'Paris')\")\n\n\n"
+        "def downgrade():\n    op.execute(\"DELETE FROM hotels\")\n")
+    result = manage("squashmigrations", "0005", "--noinput")
+    assert result.exit_code == 0, result.output
+    assert "Manual porting required" in result.output
+    assert "    0005_seed: execute" in result.output.splitlines()
+    text = (versions(project) / "0001_create_table_hotels_squashed_0005_seed.py").read_text()
+    assert "#   op.execute(\"INSERT INTO hotels (name, city) VALUES ('Ritz', 'Paris')\")" in text
+
+
+def test_answering_no_changes_nothing(site):
+    project, manage, _ = site
+    before = sorted(p.name for p in versions(project).iterdir())
+    result = manage("squashmigrations", "0003", input="n\n")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "Aborting squash."
+    assert sorted(p.name for p in versions(project).iterdir()) == before
+    assert not (project / "migrations" / "replaced").exists()
