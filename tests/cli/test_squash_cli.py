@@ -76,11 +76,34 @@ def test_a_squash_of_a_squash_whose_files_are_there_is_refused(site):
     result = manage("squashmigrations", "0004", "--noinput")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"CommandError: You cannot squash squashed migrations! Please transition {SQUASHED}")
-    for path in (project / "migrations" / "replaced").iterdir():
-        path.unlink()
+
+
+@pytest.mark.parametrize("at", ["0002_create_table_rooms", "0003_add_users", SQUASHED, None])
+def test_a_squash_of_a_squash_carries_every_database_on(site, project_copy, tmp_path, at):
+    """0001-0003 squashed, their files deleted, then that squash and 0004 squashed: a database
+    recorded anywhere on the way still reaches head (part-way in the first squash: its files
+    are gone, so one line)."""
+    project, manage, url = site
+    if at is not None:
+        assert manage("migrate", at[:4] if at != SQUASHED else "0003").exit_code == 0
+    assert manage("squashmigrations", "0003", "--noinput").exit_code == 0
+    if at == SQUASHED:
+        assert manage("migrate", SQUASHED).exit_code == 0
+    for name in ("0001_create_table_hotels", "0002_create_table_rooms", "0003_add_users"):
+        (project / "migrations" / "replaced" / f"{name}.py").unlink()
     result = manage("squashmigrations", "0004", "--noinput", "--squashed-name", "base")
     assert result.exit_code == 0, result.output
-    assert header(versions(project) / "0001_base.py", "replaces") == f"('{SQUASHED}', '0004_make_email_unique')"
+    assert header(versions(project) / "0001_base.py", "replaces") == (
+        f"('0001_create_table_hotels', '0002_create_table_rooms', '0003_add_users', '{SQUASHED}', "
+        "'0004_make_email_unique')")
+    result = manage("migrate")
+    if at == "0002_create_table_rooms":
+        assert result.exit_code == 1
+        assert "part-way through the migrations that " in result.stderr
+        return
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert rows(url, "SELECT version_num FROM alembic_version") == [("0001_base",)]
+    assert {"hotels", "rooms", "users"} <= set(sa.inspect(sa.create_engine(url)).get_table_names())
 
 
 def test_branch_labels_move_to_the_squashed_migration(site):

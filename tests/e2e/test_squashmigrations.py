@@ -109,8 +109,11 @@ HISTORY = [
         "batch_op.create_foreign_key(batch_op.f('fk_books_publisher_id_publishers'), 'publishers', ['publisher_id'], ['id'])"),
         batch("books", "batch_op.drop_constraint(batch_op.f('fk_books_publisher_id_publishers'), type_='foreignkey')",
               "batch_op.drop_column('publisher_id')")),
-    Step("0012_add_books_pages", batch("books", "batch_op.add_column(sa.Column('pages', sa.Integer(), nullable=True))"),
-         batch("books", "batch_op.drop_column('pages')")),
+    Step("0012_add_books_pages", batch(
+        "books",
+        "batch_op.add_column(sa.Column('pages', sa.Integer(), nullable=True))",
+        "batch_op.add_column(sa.Column('in_print', sa.Boolean(), server_default=sa.false(), nullable=False))"),
+        batch("books", "batch_op.drop_column('in_print')", "batch_op.drop_column('pages')")),
     Step("0013_rename_books_pages_page_count", batch(
         "books", "batch_op.alter_column('pages', new_column_name='page_count', existing_type=sa.Integer(), existing_nullable=True)"),
         batch("books", "batch_op.alter_column('page_count', new_column_name='pages', existing_type=sa.Integer(), existing_nullable=True)")),
