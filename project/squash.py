@@ -270,7 +270,9 @@ def move_replaced(settings: Settings, replaced: list[Migration], followers: list
     """Move the replaced files out of Alembic's sight and point what followed END at the
     squashed migration; the names of those pointed."""
     folder = replaced_folder(settings)
-    folder.mkdir(exist_ok=True)
+    if not folder.exists():
+        folder.mkdir()
+        undo.append(folder.rmdir)
     for migration in replaced:
         source, target = Path(migration.path), folder / Path(migration.path).name
         if target.exists():
@@ -292,8 +294,9 @@ def repointed(source: str, old: str, new: str) -> str:
     starts = list(itertools.accumulate((len(line) for line in lines), initial=0))
     edits = []
     for node in ast.parse(source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        if not any(isinstance(t, ast.Name) and t.id in ("down_revision", "depends_on") for t in targets):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if getattr(node, "value", None) is None or not any(isinstance(t, ast.Name) and t.id in ("down_revision", "depends_on")
+                                         for t in targets):
             continue
         value = ast.literal_eval(node.value)
         if value == old:
