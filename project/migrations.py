@@ -198,13 +198,23 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
         rendered = {}
         if changes is not None:
             script = ops.MigrationScript(None, changes.upgrade, changes.downgrade)
-            render._render_python_into_templatevars(AutogenContext(context), script, rendered)
+            autogen = AutogenContext(context, opts={**context.opts, "render_item": render_boolean_default})
+            render._render_python_into_templatevars(autogen, script, rendered)
         found.append((changes, rendered))
         return []
 
     with EnvironmentContext(config, scripts, fn=compare, dont_mutate=True):
         scripts.run_env()
     return found[0]
+
+
+def render_boolean_default(type_: str, item, autogen_context):
+    """A server default of ``sa.false()`` or ``sa.true()`` written as such, not as the SQL of
+    the database compared with (SQLite's ``0``, which PostgreSQL refuses for a boolean)."""
+    if type_ == "server_default" and isinstance(getattr(item, "arg", None), (sa.sql.elements.False_,
+                                                                               sa.sql.elements.True_)):
+        return f"sa.{'true' if isinstance(item.arg, sa.sql.elements.True_) else 'false'}()"
+    return False
 
 
 def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], message: str,
@@ -221,16 +231,18 @@ def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], 
                                                               **(rendered or {})})
 
 
-def try_migration(settings: Settings, connection, revision: str) -> None:
+def try_migration(settings: Settings, connection, revision: str,
+                  afterwards: str = "The file is kept for you to fix.") -> None:
     """Run a new migration on the scratch database before anyone else does: up, down and up
-    again, so that a migration that cannot run, or cannot be undone, is found now."""
+    again, so that a migration that cannot run, or cannot be undone, is found now. A failure
+    ends with what becomes of the file (``afterwards``)."""
     scripts = load_scripts(settings)
     for forward, step in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
         try:
             run_steps(settings, connection, [(revision, forward)], Console(0), scripts=scripts)
         except StepFailed as failed:
-            raise CommandError(f"Tried {revision} on the scratch database: its {step} failed: {failed.reason}. "
-                               "The file is kept for you to fix.") from failed
+            raise CommandError(f"Tried {revision} on the scratch database: its {step} failed: "
+                               f"{failed.reason.rstrip('.')}. {afterwards}") from failed
 
 
 def import_errors(paths: list[str]) -> list[str]:

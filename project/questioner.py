@@ -41,6 +41,10 @@ class Questioner:
         """Was this table renamed?"""
         return self._boolean(f"Was the table {old} renamed to {new}? [y/N]")
 
+    def ask_proceed(self) -> bool:
+        """squashmigrations' question; no once the input has ended."""
+        return self._boolean("Do you wish to proceed? [y/N]")
+
     def ask_not_null_addition(self, column: str, table: str):
         """A NOT NULL column added to a table that may have rows: the value for those rows."""
         if self.interactive and not self.dry_run:

@@ -157,6 +157,28 @@ def test_answering_no_changes_nothing(site):
     before = sorted(p.name for p in versions(project).iterdir())
     result = manage("squashmigrations", "0003", input="n\n")
     assert result.exit_code == 0
-    assert result.output.splitlines()[-1] == "Aborting squash."
+    assert result.output.splitlines()[-1] == "Do you wish to proceed? [y/N] Aborting squash."
     assert sorted(p.name for p in versions(project).iterdir()) == before
     assert not (project / "migrations" / "replaced").exists()
+
+
+def test_input_that_has_ended_answers_no(site):
+    project, manage, _ = site
+    result = manage("squashmigrations", "0003", input="")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "Aborting squash."
+    assert not (project / "migrations" / "replaced").exists()
+
+
+@pytest.mark.parametrize("at, planned", [
+    ("0003", [f"Record {SQUASHED} in place of 0003_add_users", "Apply 0004_make_email_unique"]),
+    ("0002", ["Apply 0003_add_users", f"Record {SQUASHED} in place of 0003_add_users", "Apply 0004_make_email_unique"]),
+])
+def test_the_plan_says_where_a_squash_is_recorded(site, at, planned):
+    project, manage, _ = site
+    assert manage("migrate", at).exit_code == 0
+    assert manage("squashmigrations", "0003", "--noinput").exit_code == 0
+    result = manage("migrate", "--plan")
+    assert result.exit_code == 0, result.output
+    assert [line.strip() for line in result.output.splitlines() if line.startswith("  ") and
+            not line.startswith("    ")] == planned

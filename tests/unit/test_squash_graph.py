@@ -6,7 +6,11 @@ from project import graph
 from project.graph import Migration as M
 from project.index import read_migrations
 from project.output import CommandError
-from project.squash import replaced_renames, repointed, squashed_id
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from project.index import hand_written
+from project.squash import portable_default, portable_type, replaced_renames, repointed, squashed_id
 
 # 0001 <- 0002 <- 0003 <- 0004 <- 0005, all in the app `migrations`
 CHAIN = [M("0001_a"), M("0002_b", ("0001_a",)), M("0003_c", ("0002_b",)), M("0004_d", ("0003_c",)),
@@ -112,3 +116,54 @@ def test_replaces_is_read_from_the_file(tmp_path):
         "if sys: pass\n")
     found = {m.revision: m.replaces for m in read_migrations([tmp_path])}
     assert found == {"0001_a_squashed_0002_b": ("0001_a", "0002_b"), "0003_c": ()}
+
+
+def test_a_rename_of_a_rename_is_a_rename_of_the_first_name(tmp_path):
+    path = tmp_path / "0003_c.py"
+    path.write_text("def upgrade():\n    op.alter_column('books', 'pages', new_column_name='page_count')\n"
+                    "    op.alter_column('books', 'page_count', new_column_name='pages_total')\n")
+    assert ("pages", "pages_total") in replaced_renames([str(path)])
+
+
+@pytest.mark.parametrize("reflected, dialect, generic", [
+    (sqlite.VARCHAR(120), sqlite.dialect(), "String(length=120)"),
+    (sqlite.DATETIME(), sqlite.dialect(), "DateTime()"),
+    (postgresql.TIMESTAMP(timezone=True), postgresql.dialect(), "DateTime(timezone=True)"),
+    (postgresql.ENUM("a", "b", name="kind"), postgresql.dialect(), "Enum('a', 'b', name='kind')"),
+    (postgresql.JSONB(), postgresql.dialect(), "JSONB(astext_type=Text())"),  # JSON would be another type
+    (mysql.TINYINT(display_width=1), mysql.dialect(), "Boolean()"),
+    (mysql.INTEGER(display_width=11), mysql.dialect(), "Integer()"),
+])
+def test_reflected_types_are_written_as_every_backend_takes_them(reflected, dialect, generic):
+    assert repr(portable_type(reflected, dialect)) == generic
+
+
+@pytest.mark.parametrize("reflected, type_, portable", [
+    ("'new'::character varying", sa.String(), "'new'"),
+    ("now()", sa.DateTime(), "CURRENT_TIMESTAMP"),
+    ("(CURRENT_TIMESTAMP)", sa.DateTime(), "CURRENT_TIMESTAMP"),
+    ("'now()'", sa.String(), "'now()'"),
+    ("nextval('books_id_seq'::regclass)", sa.Integer(), None),
+    ("0", sa.Integer(), "0"),
+])
+def test_reflected_defaults_are_written_as_every_backend_takes_them(reflected, type_, portable):
+    assert portable_default(reflected, type_) == portable
+
+
+@pytest.mark.parametrize("reflected, value", [("0", False), ("false", False), ("'1'", True), ("true", True)])
+def test_a_boolean_default_becomes_sa_false_or_sa_true(reflected, value):
+    default = portable_default(reflected, sa.Boolean())
+    assert isinstance(default.arg, sa.sql.elements.True_ if value else sa.sql.elements.False_)
+
+
+def test_hand_written_steps_are_what_autogenerate_does_not_write(tmp_path):
+    path = tmp_path / "0003_c.py"
+    path.write_text('def upgrade():\n    """Fill."""\n    op.add_column("t", sa.Column("x", sa.Integer()))\n'
+                    '    with op.batch_alter_table("t") as batch_op:\n        batch_op.drop_column("y")\n'
+                    '    connection = op.get_bind()\n    connection.execute(sa.text("UPDATE t SET x = 1"))\n'
+                    '    op.execute("DELETE FROM t")\n')
+    assert hand_written(str(path)) == ["get_bind", "execute"]
+    path.write_text("def upgrade():\n    for row in ROWS:\n        insert(row)\n")
+    assert hand_written(str(path)) == ["for row in ROWS:"]
+    path.write_text("def upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n")
+    assert hand_written(str(path)) == []
