@@ -106,6 +106,20 @@ def run_manage(tmp_path):
     return run
 
 
+@pytest.fixture
+def run_alembic(tmp_path):
+    """``run_alembic(folder, "upgrade", "heads", database_url=...)``: ``python -m alembic ...`` in
+    a subprocess in ``folder``, as a user types it there (the counterpart of ``run_manage``)."""
+
+    def run(folder: Path, *args: str, database_url: str) -> subprocess.CompletedProcess:
+        env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+        env.update(DATABASE_URL=database_url, XDG_CACHE_HOME=str(tmp_path / "cache"))
+        return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    return run
+
+
 def run_manage_py(folder: Path, *args: str, database_url: str | None = None, cwd: Path | None = None,
                   env: dict | None = None, input: str = "") -> subprocess.CompletedProcess:
     """``python manage.py ARGS`` in a subprocess, as a user types it. The child gets a copy of

@@ -4,10 +4,7 @@ their own, merges, ``depends_on`` on a label and on a revision, every header for
 several version folders and a compiled-only migration (the histories are in histories.py).
 Whatever Alembic does with the same files, manage.py must do too: the same order, schema and
 alembic_version rows, and every target form landing where Alembic's lands."""
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,20 +51,6 @@ def history(request, alembic_project):
     """Each test using this runs once per history in histories.py, written into the project copy."""
     request.param.build(alembic_project)
     return request.param
-
-
-@pytest.fixture
-def run_alembic(tmp_path):
-    """``run_alembic(folder, "upgrade", "heads", database_url=...)``: ``python -m alembic ...`` in
-    a subprocess in ``folder``, as a user types it there (the counterpart of ``run_manage``)."""
-
-    def run(folder: Path, *args: str, database_url: str) -> subprocess.CompletedProcess:
-        env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-        env.update(DATABASE_URL=database_url, XDG_CACHE_HOME=str(tmp_path / "cache"))
-        return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=300)
-
-    return run
 
 
 def alembic_order(run_alembic, succeeded, project: Path, url: str) -> list[str]:

@@ -436,20 +436,6 @@ def another_database(database_url, tmp_path):
         admin.dispose()
 
 
-@pytest.fixture
-def run_alembic(tmp_path):
-    """``run_alembic(folder, "upgrade", "heads", database_url=...)``: ``python -m alembic ...`` in
-    a subprocess in ``folder``, as a user types it there."""
-
-    def run(folder: Path, *args: str, database_url: str) -> subprocess.CompletedProcess:
-        env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-        env.update(DATABASE_URL=database_url, XDG_CACHE_HOME=str(tmp_path / "cache"))
-        return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=300)
-
-    return run
-
-
 def alembic_history(run_alembic, folder: Path, url: str) -> list[tuple[str, str]]:
     """``alembic history`` as (down revision, revision) pairs, newest first."""
     pairs = []
@@ -658,33 +644,20 @@ def test_without_the_replaced_files_the_history_is_a_normal_alembic_history(pre,
 
 # The squashed migration runs on the other backend
 
-def test_a_squash_made_on_postgresql_runs_on_sqlite(squashes, run_manage, sqlite_url, postgres_url, succeeded,
-                                                    tmp_path):
+@pytest.mark.parametrize("made_on, run_on", [("postgresql", "sqlite"), ("sqlite", "postgresql")])
+def test_a_squash_made_on_one_backend_runs_on_the_other(squashes, run_manage, made_on, run_on, request, succeeded,
+                                                        tmp_path):
     """The squashed migration is written with generic types and portable defaults (sa.false(),
-    CURRENT_TIMESTAMP): made with PostgreSQL (scratch databases on its server), it builds on
-    SQLite what the 30 originals build there, defaults as SQLite spells them included."""
-    on_postgresql = squashes.get("postgresql")
-    ok(on_postgresql.result)
-    site = copy_project(on_postgresql.project, tmp_path / "site")
-    reference = squashes.get("sqlite").reference
+    CURRENT_TIMESTAMP): made with one backend (scratch databases there), it builds on the other
+    what the 30 originals build there, defaults as that backend spells them included."""
+    made = squashes.get(made_on)
+    ok(made.result)
+    site = copy_project(made.project, tmp_path / "site")
+    url = request.getfixturevalue("sqlite_url" if run_on == "sqlite" else "postgres_url")
 
-    succeeded(run_manage(site, "migrate", database_url=sqlite_url))
+    succeeded(run_manage(site, "migrate", database_url=url))
 
-    assert schema(sqlite_url) == reference
-
-
-def test_a_squash_made_on_sqlite_runs_on_postgresql(squashes, run_manage, sqlite_url, postgres_url, succeeded,
-                                                    tmp_path):
-    """The other way round: made with SQLite, the squashed migration builds on PostgreSQL what
-    the 30 originals build there."""
-    on_sqlite = squashes.get("sqlite")
-    ok(on_sqlite.result)
-    site = copy_project(on_sqlite.project, tmp_path / "site")
-    reference = squashes.get("postgresql").reference
-
-    succeeded(run_manage(site, "migrate", database_url=postgres_url))
-
-    assert schema(postgres_url) == reference
+    assert schema(url) == squashes.get(run_on).reference
 
 
 # What squashmigrations refuses, and its question
