@@ -8,6 +8,7 @@ be compared, so that ``migrate`` with nothing to do never loads Alembic.
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -43,78 +44,92 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     from project import database, deploy, squash
 
     files = migrations_of(settings)
-    leaves = graph.single_head(files)
+    graph.single_head(files)
     app, target = app_and_target(files, app, target)
-    migrations = files  # the history planned in: before a squash, for a database part-way through it
 
-    def steps_from(connection):
-        """The state wanted and the steps there; with ``fake``, a recorded revision that no
-        file has is forgotten first (Alembic's ``stamp --purge``), as the error about it advises.
-        Also what to record in place of replaced migrations, now and once they are applied."""
-        nonlocal migrations, leaves
+    def steps_from(connection) -> MigratePlan:
+        """Where the database stands and the steps to the target; with ``fake``, a recorded
+        revision that no file has is forgotten first (Alembic's ``stamp --purge``), as the
+        error about it advises."""
         current = database.current_state(connection)
+        history, record_after = squash.history(settings, files, current)
         left = deploy.unfinished(connection)
         if left and not fake:
-            raise CommandError(deploy.unfinished_error(*left[0], files))
-        migrations, pending = squash.history(settings, files, current)
-        if pending:
-            leaves = graph.heads(migrations)
-        recorded = graph.squashed_in(current, migrations)
-        known = {m.revision for m in migrations}
-        unknown = [revision for revision in current if revision not in known and revision not in recorded] if fake else []
+            raise CommandError(deploy.unfinished_error(*left[0], history))
+        record_now = graph.squashed_in(current, history)
+        known = {m.revision for m in history}
+        unknown = [revision for revision in current if revision not in known and revision not in record_now] if fake else []
         if unknown:
-            current, recorded = (), {}
-        current = tuple(recorded.get(revision, revision) for revision in current)
+            current, record_now = (), {}
+        current = tuple(record_now.get(revision, revision) for revision in current)
+        heads = graph.heads(history)
         if target is not None:
-            wanted, scope = graph.resolve(target, migrations, current, app)
+            wanted, scope = graph.resolve(squash.before_squashed(target, history, record_after), history, current, app)
         else:
-            wanted, scope = graph.app_heads(migrations)[app] if app else leaves, app
-        steps = graph.plan(migrations, current, wanted, scope)
-        return (wanted, scope), steps, unknown, left, recorded, pending
+            wanted, scope = graph.app_heads(history)[app] if app else heads, app
+        return MigratePlan(history, heads, wanted, scope, graph.plan(history, current, wanted, scope), unknown, left,
+                           record_now, record_after)
 
     def apply(connection):
-        wanted, steps, unknown, left, recorded, pending = steps_from(connection)
-        if not (steps or unknown or left or recorded):  # at head, the deploy hot path: nothing to lock for
-            return carry_out(connection, wanted, steps, unknown, left, recorded, pending)
+        planned = steps_from(connection)
+        if not (planned.steps or planned.unknown or planned.left or planned.record_now):
+            return carry_out(connection, planned)  # at head, the deploy hot path: nothing to lock for
         with deploy.deploy_lock(connection, lock_timeout, console):
-            return carry_out(connection, *steps_from(connection))  # again: another migrate may have run some
+            return carry_out(connection, steps_from(connection))  # again: another migrate may have run some
 
-    def carry_out(connection, target_and_app, steps, unknown, left, recorded, pending):
+    def carry_out(connection, planned: MigratePlan):
         """Django's header, then the steps (or the word that there are none). A signal from
         here on ends in one line saying where the database stands."""
-        wanted, scope = target_and_app
-        app_of, known = graph.apps(migrations), {m.revision for m in migrations}
-        everything = scope is None and wanted == leaves or scope is not None and target is None
+        history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
+        app_of, known = graph.apps(history), {m.revision for m in history}
+        everything = scope is None and wanted == planned.heads or scope is not None and target is None
         labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
         console.operations(wanted, everything, ", ".join(labels))
         try:
-            if unknown:
-                console.line(f"  Forgetting {', '.join(unknown)}, which no migration file has.")
+            if planned.unknown:
+                console.line(f"  Forgetting {', '.join(planned.unknown)}, which no migration file has.")
                 database.forget_versions(connection)
-            if left:  # fake is the way out the error names
-                console.line(f"  Forgetting that {', '.join(revision for revision, _ in left)} did not finish.")
+            if planned.left:  # fake is the way out the error names
+                console.line(f"  Forgetting that {', '.join(revision for revision, _ in planned.left)} did not finish.")
                 deploy.forget_unfinished(connection)
-            squash.record(connection, recorded, console)
+            squash.record(connection, planned.record_now, console)
             if not steps:
                 console.nothing_to_apply()
-                return bool(unknown or left or recorded)
-            faked = there_already(connection, migrations, steps) if fake_initial and not fake else frozenset()
+                return bool(planned.unknown or planned.left or planned.record_now)
+            faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
             with database.durable_at_end(connection):
-                squash.run_steps(settings, connection, migrations, steps, console, fake, faked, pending)
+                squash.run_steps(settings, connection, history, steps, console, fake, faked, planned.record_after)
             return True
         except KeyboardInterrupt as exc:
-            raise deploy.stopped_by(exc, connection, migrations) from exc
+            raise deploy.stopped_by(exc, connection, history) from exc
 
-    def planned(connection):
-        wanted, steps, _, _, recorded, pending = steps_from(connection)
+    def show(connection):
+        planned = steps_from(connection)
         if plan:
-            by_id = {m.revision: m for m in migrations}
+            by_id = {m.revision: m for m in planned.history}
             console.planned([(revision, forward, index.operations(by_id[revision].path, forward))
-                             for revision, forward in steps],
-                            {**recorded, **{last: squashed.revision for last, squashed in pending.items()}})
-        return bool(steps)
+                             for revision, forward in planned.steps], planned.record_now,
+                            {last: squashed.revision for last, squashed in planned.record_after.items()})
+        return bool(planned.steps)
 
-    return database.run(database.database_url(settings), planned if plan or check else apply)
+    return database.run(database.database_url(settings), show if plan or check else apply)
+
+
+class MigratePlan(NamedTuple):
+    """What ``migrate`` found and will do: the history it plans in (before a squash, for a
+    database part-way through what it replaces), its heads, the state wanted and the app it
+    is about, the steps there, the revisions to forget (``unknown``, with fake), an unfinished
+    migration (MariaDB), the squashed migrations to record now in place of the last migration
+    they replace ({last: squashed}) and those to record once that last one is applied."""
+    history: list[graph.Migration]
+    heads: tuple[str, ...]
+    wanted: tuple[str, ...]
+    scope: str | None
+    steps: list[tuple[str, bool]]
+    unknown: list[str]
+    left: list
+    record_now: dict[str, str]
+    record_after: dict[str, graph.Migration]
 
 
 def notice_model_changes(settings: Settings, console: Console) -> None:
@@ -159,15 +174,16 @@ def there_already(connection, migrations: list[graph.Migration], steps) -> froze
 
 def prune(settings: Settings, console: Console) -> None:
     """Django's ``migrate --prune``: forget the applied dates of migrations whose files are gone
-    (those a squashed migration replaces, say). A database at a revision only a squashed
-    migration knows of is left for migrate to record."""
-    from project import database
+    (those a squashed migration replaces, once deleted from migrations/replaced/). A database
+    at a revision only a squashed migration knows of is left for migrate to record."""
+    from project import database, squash
 
     migrations = migrations_of(settings)
     known = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
+    on_disk = {m.revision for m in migrations} | {Path(path).stem for path in squash.replaced_files(settings)}
 
     def forget(connection):
-        gone = sorted(set(database.applied_dates(connection)) - {m.revision for m in migrations})
+        gone = sorted(set(database.applied_dates(connection)) - on_disk)
         console.line(click.style("Pruning migrations:", bold=True))
         if not gone:
             console.line("  No migrations to prune.")
@@ -304,6 +320,8 @@ class New:
         if latest is None:
             raise CommandError(f"App {after.app} has no migration to update.")
         state = database.run(database.database_url(settings), database.current_state)
+        if latest.replaces:  # databases at what it replaces are recognised by it
+            raise CommandError(f"Cannot update squash migration '{latest.revision}'.")
         if latest.revision in graph.applied(state, migrations):
             raise CommandError(f"Cannot update applied migration '{latest.revision}'.")
         hand_written = list(dict.fromkeys(index.hand_written(latest.path)))

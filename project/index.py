@@ -293,13 +293,17 @@ SUBJECT_THEN_TABLE = {"create_index", "drop_index", "create_unique_constraint", 
                       "create_check_constraint", "create_primary_key", "drop_constraint"}
 
 
+def defined(tree: ast.Module, name: str) -> ast.FunctionDef | None:
+    """A migration's top-level ``upgrade`` or ``downgrade``, where it has one."""
+    return next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name), None)
+
+
 def calls(path: str, forward: bool = True) -> list[tuple[str, str | None, str | None]]:
     """What a migration's ``upgrade()`` (or ``downgrade()``) calls on ``op`` or ``batch_op``, as
     ``(operation, subject, table)``: ``("add_column", "phone", "users")``, ``("create_table",
     "hotels", None)``, read from its source (every branch of an if or try)."""
     tree = ast.parse(Path(path).read_bytes())
-    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
-                     and node.name == ("upgrade" if forward else "downgrade")), None)
+    function = defined(tree, "upgrade" if forward else "downgrade")
     found = []
 
     def visit(nodes, table=None, receivers=("op",)):
@@ -343,7 +347,7 @@ def hand_written(path: str) -> list[str]:
     written again."""
     source = Path(path).read_text()
     tree = ast.parse(source)
-    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"), None)
+    function = defined(tree, "upgrade")
     methods, statements = [], []
 
     def visit(nodes, receivers=("op",)):
@@ -415,7 +419,7 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
         if b"Enum(" not in source and b"ENUM(" not in source and b"enum_value" not in source:
             continue  # most files: no need to parse them
         tree = ast.parse(source)
-        upgrade = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"), None)
+        upgrade = defined(tree, "upgrade")
         # In source order; sa.Enum(...) before the .drop(...) called on it, which starts at the same place.
         nodes = list(ast.walk(upgrade)) if upgrade else []
         # What a column was (alter_column's existing_type) says nothing of what the type is now.

@@ -80,22 +80,23 @@ class Console:
     def sql(self, statement: str) -> None:
         self.line("\n".join(f"    {line}" for line in statement.strip().splitlines()), level=3)
 
-    def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool]]]], records: dict | None = None) -> None:
+    def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool]]]], record_now: dict | None = None,
+                record_after: dict | None = None) -> None:
         """``migrate --plan``: each step's operations, those that destroy data marked. The answer
-        the option exists to give, so printed at every verbosity, as Django's. ``records`` are
-        the squashed migrations to record in place of the last they replace: {last: squashed}."""
+        the option exists to give, so printed at every verbosity, as Django's. A squashed
+        migration is recorded in place of the last it replaces now, or after that one's step
+        ({last: squashed})."""
         self.line(click.style("Planned operations:", bold=True), level=0)
-        for last, squashed in (records or {}).items():
-            if last not in [name for name, _, _ in steps]:
-                self.line(f"  Record {squashed} in place of {last}", level=0)
+        for last, squashed in (record_now or {}).items():
+            self.line(f"  Record {squashed} in place of {last}", level=0)
         for name, forward, operations in steps:
             self.line(f"  {'Apply' if forward else 'Unapply'} {name}", level=0)
             for phrase, destroys in operations:
                 mark = click.style("  [destroys data]", fg="red", bold=True) if destroys else ""
                 self.line(f"    {phrase}{mark}", level=0)
-            if forward and name in (records or {}):
-                self.line(f"  Record {records[name]} in place of {name}", level=0)
-        if not steps and not records:
+            if forward and name in (record_after or {}):
+                self.line(f"  Record {record_after[name]} in place of {name}", level=0)
+        if not steps and not record_now:
             self.line("  No planned migration operations.", level=0)
 
     # showmigrations: each list in one write, not one flush per migration, at every verbosity

@@ -19,6 +19,7 @@ import itertools
 import re
 import shutil
 import textwrap
+import warnings
 from pathlib import Path
 
 import click
@@ -36,6 +37,10 @@ UPGRADE = re.compile(r"^def upgrade\(.*\n", re.MULTILINE)
 def replaced_folder(settings: Settings) -> Path:
     """Where the files of squashed migrations go: beside env.py, outside every version location."""
     return settings.migrations_dir / "replaced"
+
+
+def replaced_files(settings: Settings) -> list[str]:
+    return index.migration_files([replaced_folder(settings)], settings.sourceless)
 
 
 def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...], squashed_name: str | None = None,
@@ -58,7 +63,7 @@ def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...
         raise CommandError(f"Alembic reads every folder under the version locations (recursive_version_locations), "
                            f"so the replaced files cannot be kept from it in {folder}.")
     for revision in replaced:
-        if any(Path(path).stem in by_id[revision].replaces for path in index.migration_files([folder])):
+        if any(Path(path).stem in by_id[revision].replaces for path in replaced_files(settings)):
             raise CommandError(f"You cannot squash squashed migrations! Please transition {revision} to a normal "
                                f"migration first: delete the files it replaces from {display_path(folder)}.")
     followers = outside_needs(migrations, replaced)
@@ -169,7 +174,10 @@ def write(settings, console, migrations, replaced, replaces, revision, path, par
     by_id = {m.revision: m for m in migrations}
     text = alembic.migration_text(settings, revision, parents, f"squashed {replaced[0]} to {replaced[-1]}",
                                   rendered, branch_labels=labels, depends_on=depends_on)
-    text = AFTER_HEADER.sub(lambda line: f"{line.group(0)}replaces = {replaces!r}\n", text, count=1)
+    text, found = AFTER_HEADER.subn(lambda line: f"{line.group(0)}replaces = {replaces!r}\n", text, count=1)
+    if not found:  # without it, no database at what it replaces would be recognised
+        raise CommandError(f"{settings.migrations_dir / 'script.py.mako'} writes no depends_on line, after which "
+                           "squashmigrations writes replaces.")
     comments = ported([by_id[name] for name in hand_written])
     if comments:
         text = UPGRADE.sub(lambda line: line.group(0) + comments, text, count=1)
@@ -183,13 +191,17 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
     generic types (``String(120)``, not SQLite's ``VARCHAR`` or PostgreSQL's), so that what is
     written from it runs on every backend."""
     import sqlalchemy as sa
+    from sqlalchemy.sql.elements import conv
 
     from project import scratch
     from project.database import HISTORY, VERSION_TABLE
     from project.deploy import UNFINISHED
 
     scratch.migrate_to(settings, connection, migrations, heads)
-    metadata = sa.MetaData(naming_convention=naming.NAMING_CONVENTION)
+    # The convention names what was made without a name (SQLite reads back no name for a primary
+    # key); one that builds on the given name (ck_<table>_<name>) would apply to a name twice.
+    metadata = sa.MetaData(naming_convention={kind: pattern for kind, pattern in naming.NAMING_CONVENTION.items()
+                                              if "%(constraint_name)s" not in pattern})
 
     @sa.event.listens_for(metadata, "column_reflect")
     def generic(inspector, table, column):
@@ -200,13 +212,34 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
             column["default"] = portable_default(column["default"], column["type"])
 
     own = {VERSION_TABLE, HISTORY.name, UNFINISHED.name}
-    metadata.reflect(connection, only=lambda name, _: name not in own)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", sa.exc.SAWarning)
+        metadata.reflect(connection, only=lambda name, _: name not in own)
     connection.rollback()
-    for table in metadata.tables.values():  # options at their defaults, such as postgresql_include=[]
-        for item in [*table.indexes, *table.constraints]:
+    skipped = [str(warning.message) for warning in warned if "Skipped unsupported reflection" in str(warning.message)]
+    if skipped:  # SQLite's expression indexes: the squash would silently lose them
+        raise CommandError(f"Cannot squash: {connection.dialect.name} cannot read back all the schema "
+                           f"({skipped[0]}). Squash with PostgreSQL as the database.")
+    for table in metadata.tables.values():
+        foreign_keys = {(fk.name, tuple(fk.column_keys)) for fk in table.foreign_key_constraints}
+        for index in list(table.indexes):  # the index MariaDB makes for a foreign key, under its name
+            if connection.dialect.name in ("mysql", "mariadb") and (index.name, tuple(
+                    c.name for c in index.columns)) in foreign_keys:
+                table.indexes.discard(index)
+        for index in table.indexes:  # a partial index is one on both backends that have them
+            where = next((index.dialect_kwargs[name] for name in ("sqlite_where", "postgresql_where")
+                          if index.dialect_kwargs.get(name) is not None), None)
+            if where is not None:
+                index.dialect_kwargs["sqlite_where"] = index.dialect_kwargs["postgresql_where"] = where
+        for item in [table, *table.indexes, *table.constraints]:
             for name, value in list(item.dialect_kwargs.items()):
-                if not value:
+                # Options at their defaults (postgresql_include=[]), MariaDB's engine and charset.
+                if value is None or isinstance(value, (list, dict, str)) and not value or \
+                        item is table and name.startswith("mysql_"):
                     del item.dialect_kwargs[name]
+        for item in [*table.indexes, *table.constraints]:
+            if item.name is not None and not isinstance(item.name, conv):
+                item.name = conv(item.name)  # written as op.f(name): the name it has, as it is
     return metadata
 
 
@@ -294,8 +327,7 @@ def ported(hand_written: list[Migration]) -> str:
              "# rows can go.", "#"]
     for migration in hand_written:
         source = Path(migration.path).read_text()
-        function = next(node for node in ast.parse(source).body
-                        if isinstance(node, ast.FunctionDef) and node.name == "upgrade")
+        function = index.defined(ast.parse(source), "upgrade")
         body = "\n".join(source.splitlines()[function.body[0].lineno - 1:function.end_lineno])
         lines += [f"# From {migration.revision}:"] + [f"#   {line}".rstrip() for line in textwrap.dedent(body).splitlines()]
     return "".join(f"    {line}\n" for line in lines) if hand_written else ""
@@ -393,7 +425,7 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
     part_way = [m for m in migrations if any(r in m.replaces[:-1] and r not in known for r in state)]
     if not part_way:
         return migrations, {}
-    files = {Path(path).stem: path for path in index.migration_files([replaced_folder(settings)])}
+    files = {Path(path).stem: path for path in replaced_files(settings)}
     pending = {}
     for squashed in part_way:
         headers = [index.read_migration(Path(files[name])) for name in squashed.replaces if name in files]
@@ -408,6 +440,15 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
     labels = {label: m.revision for m in migrations for label in m.branch_labels}
     migrations = [dataclasses.replace(m, depends_on=tuple(labels.get(d, d) for d in m.depends_on)) for m in migrations]
     return migrations, pending
+
+
+def before_squashed(target: str, history: list[Migration], record_after: dict[str, Migration]) -> str:
+    """A target naming a squashed migration the database is part-way through (absent from
+    ``history``): the last migration it replaces, as Django's migrate takes it."""
+    named = [last for last, squashed in record_after.items() if squashed.revision.startswith(target)]
+    if len(named) == 1 and not any(m.revision.startswith(target) for m in history):
+        return named[0]
+    return target
 
 
 def run_steps(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,

@@ -2,6 +2,7 @@
 it keeps (labels, renames), and what migrate --prune and the plain alembic command make of it.
 The 30-migration runs on SQLite and PostgreSQL are in tests/e2e/test_squashmigrations.py."""
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,15 @@ def rows(url: str, sql: str) -> list:
         engine.dispose()
 
 
-def test_a_database_at_end_is_recorded_and_prune_forgets_the_replaced_dates(site):
+def test_a_database_at_end_is_recorded_and_prune_forgets_the_replaced_dates_once_their_files_are_gone(site):
     project, manage, url = site
     assert manage("migrate", "0003").exit_code == 0
     result = manage("squashmigrations", "0003", "--noinput")
     assert result.exit_code == 0, result.output
+    result = manage("migrate", "--prune")  # their files are still in migrations/replaced/
+    assert [line.strip() for line in result.output.splitlines()] == ["Pruning migrations:", "No migrations to prune."]
+    for path in (project / "migrations" / "replaced").iterdir():
+        path.unlink()
     result = manage("migrate", "--prune")
     assert result.exit_code == 0, result.output
     assert [line.strip() for line in result.output.splitlines()] == [
@@ -182,3 +187,87 @@ def test_the_plan_says_where_a_squash_is_recorded(site, at, planned):
     assert result.exit_code == 0, result.output
     assert [line.strip() for line in result.output.splitlines() if line.startswith("  ") and
             not line.startswith("    ")] == planned
+
+
+def write_migration(project: Path, revision: str, parent: str, upgrade: str, downgrade: str = "pass") -> None:
+    (versions(project) / f"{revision}.py").write_text(
+        f"from alembic import op\nimport sqlalchemy as sa\n\nrevision = {revision!r}\ndown_revision = {parent!r}\n"
+        f"branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{textwrap.indent(upgrade, '    ')}\n\n\n"
+        f"def downgrade():\n{textwrap.indent(downgrade, '    ')}\n")
+
+
+def test_check_constraints_and_partial_indexes_keep_their_names_and_conditions(site):
+    project, manage, url = site
+    write_migration(project, "0005_rules", "0004_make_email_unique",
+                    "with op.batch_alter_table('rooms') as batch_op:\n"
+                    "    batch_op.create_check_constraint('beds_positive', 'beds > 0')\n"
+                    "op.create_index('ix_rooms_big', 'rooms', ['beds'], sqlite_where=sa.text('beds > 2'))")
+    result = manage("squashmigrations", "0005", "--noinput")
+    assert result.exit_code == 0, (result.output, result.stderr)
+    text = (versions(project) / "0001_create_table_hotels_squashed_0005_rules.py").read_text()
+    assert "sa.CheckConstraint('beds > 0', name=op.f('ck_rooms_beds_positive'))" in text
+    assert "sqlite_where=sa.text('beds > 2'), postgresql_where=sa.text('beds > 2')" in text
+    assert manage("migrate").exit_code == 0
+    inspector = sa.inspect(sa.create_engine(url))
+    assert [c["name"] for c in inspector.get_check_constraints("rooms")] == ["ck_rooms_beds_positive"]
+
+
+def test_an_expression_index_sqlite_cannot_read_back_is_refused(site):
+    project, manage, _ = site
+    write_migration(project, "0005_lower_email", "0004_make_email_unique",
+                    "op.create_index('ix_users_lower_email', 'users', [sa.text('lower(email)')])")
+    result = manage("squashmigrations", "0005", "--noinput")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("CommandError: Cannot squash: sqlite cannot read back all the schema (Skipped "
+                                    "unsupported reflection of expression-based index ix_users_lower_email)")
+    assert not (project / "migrations" / "replaced").exists()
+
+
+def test_a_squash_is_not_updated_by_makemigrations(site):
+    project, manage, _ = site
+    assert manage("squashmigrations", "0004", "--noinput").exit_code == 0
+    result = manage("makemigrations", "--update")
+    assert result.exit_code == 1
+    assert result.stderr == ("CommandError: Cannot update squash migration "
+                             "'0001_create_table_hotels_squashed_0004_make_email_unique'.\n")
+
+
+def test_part_way_targets_the_squash_and_plans_down_without_recording_it(site):
+    project, manage, url = site
+    assert manage("migrate", "0002").exit_code == 0
+    assert manage("squashmigrations", "0003", "--noinput").exit_code == 0
+    result = manage("migrate", "0001", "--plan")
+    assert [line.strip() for line in result.output.splitlines()[1:]] == ["Unapply 0002_create_table_rooms",
+                                                                         "Drop table rooms  [destroys data]"]
+    result = manage("migrate", SQUASHED[:30])
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert "Applying 0003_add_users... OK" in result.output
+    assert rows(url, "SELECT version_num FROM alembic_version") == [(SQUASHED,)]
+
+
+def test_on_mariadb_the_index_of_a_foreign_key_is_not_written_and_an_unfinished_one_is_named(project_copy,
+                                                                                            mariadb_url):
+    """MariaDB reads back the index it makes for a foreign key, and its table options: neither
+    belongs in the squashed migration (the models have no such index). A replaced
+    migration left unfinished (MariaDB cannot roll DDL back) is named with its real parent."""
+    project = project_copy
+    settings = Settings(base_dir=project, database_url=mariadb_url)
+
+    def manage(*args):
+        return CliRunner().invoke(cli, list(args), obj=settings)
+
+    write_migration(project, "0005_owner", "0004_make_email_unique",
+                    "with op.batch_alter_table('hotels') as batch_op:\n"
+                    "    batch_op.add_column(sa.Column('owner_id', sa.Integer(), nullable=True))\n"
+                    "    batch_op.create_foreign_key('fk_hotels_owner_id_users', 'users', ['owner_id'], ['id'])")
+    assert manage("migrate", "0002").exit_code == 0
+    result = manage("squashmigrations", "0005", "--noinput")
+    assert result.exit_code == 0, (result.output, result.stderr)
+    text = (versions(project) / "0001_create_table_hotels_squashed_0005_owner.py").read_text()
+    assert "fk_hotels_owner_id_users'), [" not in text and "create_index(batch_op.f('fk_" not in text
+    assert "mysql_" not in text
+    with sa.create_engine(mariadb_url).begin() as connection:
+        connection.exec_driver_sql("INSERT INTO manage_migrations_unfinished VALUES ('0003_add_users', 1)")
+    result = manage("migrate")
+    assert result.exit_code == 1
+    assert "if not, undo what it did and run 'python manage.py fake 0002_create_table_rooms'" in result.stderr
