@@ -46,73 +46,104 @@ def replaced_files(settings: Settings) -> list[str]:
 def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...], squashed_name: str | None = None,
                      interactive: bool = True) -> None:
     """Squash the migrations of an app from START (by default its first) to END into one:
-    ``names`` are Django's ``[APP] [START] END``, where two words are APP END when the first
-    is an app's label, else START END."""
-    from project.commands import app_and_target, display_path, migrations_of
+    ``names`` are Django's ``[APP] [START] END``."""
+    from project.commands import display_path, migrations_of
     from project.questioner import Questioner
 
     migrations = migrations_of(settings)
-    labels = set(graph.apps(migrations).values())
-    app, start, end = (None, None, *names)[-3:] if len(names) != 2 or names[0] not in labels else (names[0], None, names[1])
-    app, _ = app_and_target(migrations, app, None)
-    end = graph.find(end, migrations, app)
-    replaced = graph.squash_range(migrations, end, graph.find(start, migrations, app) if start else None)
-    by_id, folder = {m.revision: m for m in migrations}, replaced_folder(settings)
-    if any(folder.resolve() == location.resolve() or settings.recursive_version_locations
-           and folder.resolve().is_relative_to(location.resolve()) for location in settings.migration_folders):
-        raise CommandError(f"Alembic reads every folder under the version locations (recursive_version_locations), "
-                           f"so the replaced files cannot be kept from it in {folder}.")
-    for revision in replaced:
-        if any(Path(path).stem in by_id[revision].replaces for path in replaced_files(settings)):
-            raise CommandError(f"You cannot squash squashed migrations! Please transition {revision} to a normal "
-                               f"migration first: delete the files it replaces from {display_path(folder)}.")
-    followers = outside_needs(migrations, replaced)
-    revision = squashed_id(replaced[0], end, squashed_name)
-    if revision in by_id or (Path(by_id[end].path).parent / f"{revision}.py").exists():
-        raise CommandError(f"Migration {revision} already exists. Use a different name.")
-
+    squash = Squash.of(settings, migrations, names, squashed_name)
     shown = 0 if interactive else 1  # as Django: the list goes with the question it asks
     console.line(click.style("Will squash the following migrations:", bold=True), level=shown)
-    for name in replaced:
-        console.line(f" - {name}", level=shown)
+    for migration in squash.replaced:
+        console.line(f" - {migration.revision}", level=shown)
     if interactive and not Questioner(interactive).ask_proceed():
         console.line("Aborting squash.")
         return
 
-    parents, depends_on = graph.squash_needs(migrations, replaced)
-    # What an earlier squash in the range replaced is replaced too: a database still at its END
-    # is recognised.
-    replaces = tuple(name for revision in replaced for name in (*by_id[revision].replaces, revision))
-    labels = tuple(label for name in replaced for label in by_id[name].branch_labels)
-    hand_written = {name: index.hand_written(by_id[name].path) for name in replaced}
-    hand_written = {name: steps for name, steps in hand_written.items() if steps}
-    path = Path(by_id[end].path).parent / f"{revision}.py"
     console.line(click.style("Optimizing...", bold=True))
-    schema = schema_at(settings, console, migrations, end)
+    schema = schema_at(settings, console, migrations, squash.end)
     with Undo() as undo:
-        phrases = write(settings, console, migrations, replaced, replaces, revision, path, parents, depends_on,
-                        labels, hand_written, schema, undo)
-        before = sum(len(index.calls(by_id[name].path)) for name in replaced)
+        phrases = write(settings, console, migrations, squash, schema, undo)
+        before = sum(len(index.calls(m.path)) for m in squash.replaced)
         console.line(f"  Optimized from {before} operations to {len(phrases)} operations." if before != len(phrases)
                      else "  No optimizations possible.")
-        moved = move_replaced(settings, [by_id[name] for name in replaced], followers, end, revision, undo)
-        try_squashed(settings, revision, parents + depends_on, schema)
+        move_replaced(settings, squash, undo)
+        try_squashed(settings, squash, schema)
 
-    console.line(f"Created new squashed migration {display_path(path)}")
-    moved_files = f"the {len(replaced)} migrations it replaces" if len(replaced) > 1 else "the migration it replaces"
-    console.line(f"  Moved {moved_files} to {display_path(folder)}, where Alembic "
-                 "does not look" + (f", and pointed {', '.join(moved)} at it." if moved else "."))
+    folder = display_path(replaced_folder(settings))
+    console.line(f"Created new squashed migration {display_path(squash.path)}")
+    moved = f"the {len(squash.replaced)} migrations it replaces" if len(squash.replaced) > 1 else "the migration it replaces"
+    pointed = ", ".join(m.revision for m in squash.followers)
+    console.line(f"  Moved {moved} to {folder}, where Alembic does not look"
+                 + (f", and pointed {pointed} at it." if pointed else "."))
     console.line("  You should commit this migration and the moved files; the new migration will be used for\n"
                  "  new installs, and migrate records it in place of the old ones where they were applied.\n"
                  "  Once you are sure all instances of the codebase have applied the migrations you\n"
-                 f"  squashed, you can delete {display_path(folder)}.")
-    if hand_written:
+                 f"  squashed, you can delete {folder}.")
+    if squash.hand_written:
         console.line(click.style("Manual porting required", fg="yellow", bold=True))
         console.line("  Your migrations contained steps that must be manually copied over,\n"
                      "  as the squashed migration is built from the schema and runs none of them:")
-        for name, calls in hand_written.items():
-            console.line(f"    {name}: {', '.join(dict.fromkeys(calls))}")
+        for name, steps in squash.hand_written.items():
+            console.line(f"    {name}: {', '.join(steps)}")
         console.line("  See the comment at the top of the squashed migration's upgrade() for details.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Squash:
+    """A squash, decided before anything is written: the migration it writes and where, the
+    migrations it replaces (oldest first), what it needs, and the migrations outside the range
+    that followed END, which will follow it."""
+    revision: str
+    path: Path
+    replaced: tuple[Migration, ...]
+    replaces: tuple[str, ...]  # the replaced, and what squashed migrations among them replaced
+    parents: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    followers: tuple[Migration, ...]
+    hand_written: dict  # revision: what its upgrade() does that the schema does not say
+
+    @property
+    def end(self) -> str:
+        return self.replaced[-1].revision
+
+    @classmethod
+    def of(cls, settings: Settings, migrations: list[Migration], names: tuple[str, ...],
+           squashed_name: str | None) -> "Squash":
+        """Django's ``[APP] [START] END``, where two words are APP END when the first is an
+        app's label, else START END; refused in one line where the result could not work."""
+        from project.commands import app_and_target, display_path
+
+        labels = set(graph.apps(migrations).values())
+        app, start, end = (names[0], None, names[1]) if len(names) == 2 and names[0] in labels else \
+            (None, None, *names)[-3:]
+        app, _ = app_and_target(migrations, app, None)
+        end = graph.find(end, migrations, app)
+        replaced = graph.squash_range(migrations, end, graph.find(start, migrations, app) if start else None)
+        by_id, folder = {m.revision: m for m in migrations}, replaced_folder(settings)
+        if any(folder.resolve() == location.resolve() or settings.recursive_version_locations
+               and folder.resolve().is_relative_to(location.resolve()) for location in settings.migration_folders):
+            raise CommandError(f"Alembic reads every folder under the version locations (recursive_version_locations), "
+                               f"so the replaced files cannot be kept from it in {folder}.")
+        kept = {Path(path).stem for path in replaced_files(settings)}
+        for revision in replaced:
+            if kept & set(by_id[revision].replaces):
+                raise CommandError(f"You cannot squash squashed migrations! Please transition {revision} to a normal "
+                                   f"migration first: delete the files it replaces from {display_path(folder)}.")
+        revision = squashed_id(replaced[0], end, squashed_name)
+        path = Path(by_id[end].path).parent / f"{revision}.py"
+        if revision in by_id or path.exists():
+            raise CommandError(f"Migration {revision} already exists. Use a different name.")
+        hand_written = {name: index.hand_written(by_id[name].path) for name in replaced}
+        return cls(revision, path, tuple(by_id[name] for name in replaced),
+                   # What an earlier squash in the range replaced is replaced too: a database still
+                   # at its END is recognised.
+                   tuple(name for revision in replaced for name in (*by_id[revision].replaces, revision)),
+                   *graph.squash_needs(migrations, replaced),
+                   tuple(label for name in replaced for label in by_id[name].branch_labels),
+                   tuple(followers(migrations, replaced)),
+                   {name: steps for name, steps in hand_written.items() if steps})
 
 
 def squashed_id(start: str, end: str, squashed_name: str | None) -> str:
@@ -126,7 +157,7 @@ def squashed_id(start: str, end: str, squashed_name: str | None) -> str:
     return naming.revision_id(number, slug) if number else slug
 
 
-def outside_needs(migrations: list[Migration], replaced: list[str]) -> list[Migration]:
+def followers(migrations: list[Migration], replaced: list[str]) -> list[Migration]:
     """The migrations outside the range that need one in it, which must need END alone: they
     will need the squashed migration instead."""
     inside, end = set(replaced), replaced[-1]
@@ -156,33 +187,32 @@ def schema_at(settings: Settings, console: Console, migrations: list[Migration],
         return database.run(at_end, lambda connection: reflected(settings, connection, migrations, (end,)))
 
 
-def write(settings, console, migrations, replaced, replaces, revision, path, parents, depends_on, labels,
-          hand_written, schema, undo) -> list[str]:
+def write(settings: Settings, console: Console, migrations: list[Migration], squash: Squash, schema,
+          undo: "Undo") -> list[str]:
     """Generate the squashed migration (what takes a scratch database at its parents to
     ``schema``) and write it; what it does, in phrases."""
     from project import database, scratch
     from project import migrations as alembic
 
-    url = database.database_url(settings)
-    questioner = Renames(replaced_renames([m.path for m in migrations if m.revision in replaced]))
-    with scratch.scratch_database(url, console) as before:
+    questioner = Renames(replaced_renames([m.path for m in squash.replaced]))
+    with scratch.scratch_database(database.database_url(settings), console) as before:
         def compare(connection):
-            scratch.migrate_to(settings, connection, migrations, parents + depends_on)
+            scratch.migrate_to(settings, connection, migrations, squash.parents + squash.depends_on)
             return alembic.autogenerate(settings, connection, questioner, lambda: {}, metadata=schema)
 
         changes, rendered = database.run(before, compare)
-    by_id = {m.revision: m for m in migrations}
-    text = alembic.migration_text(settings, revision, parents, f"squashed {replaced[0]} to {replaced[-1]}",
-                                  rendered, branch_labels=labels, depends_on=depends_on)
-    text, found = AFTER_HEADER.subn(lambda line: f"{line.group(0)}replaces = {replaces!r}\n", text, count=1)
+    text = alembic.migration_text(settings, squash.revision, squash.parents,
+                                  f"squashed {squash.replaced[0].revision} to {squash.end}", rendered,
+                                  branch_labels=squash.branch_labels, depends_on=squash.depends_on)
+    text, found = AFTER_HEADER.subn(lambda line: f"{line.group(0)}replaces = {squash.replaces!r}\n", text, count=1)
     if not found:  # without it, no database at what it replaces would be recognised
         raise CommandError(f"{settings.migrations_dir / 'script.py.mako'} writes no depends_on line, after which "
                            "squashmigrations writes replaces.")
-    comments = ported([by_id[name] for name in hand_written])
+    comments = ported([m for m in squash.replaced if m.revision in squash.hand_written])
     if comments:
         text = UPGRADE.sub(lambda line: line.group(0) + comments, text, count=1)
-    path.write_text(text)
-    undo.append(lambda: path.unlink(missing_ok=True))
+    squash.path.write_text(text)
+    undo.append(lambda: squash.path.unlink(missing_ok=True))
     return changes.phrases if changes else []
 
 
@@ -333,26 +363,24 @@ def ported(hand_written: list[Migration]) -> str:
     return "".join(f"    {line}\n" for line in lines) if hand_written else ""
 
 
-def move_replaced(settings: Settings, replaced: list[Migration], followers: list[Migration], end: str,
-                  revision: str, undo: "Undo") -> list[str]:
+def move_replaced(settings: Settings, squash: Squash, undo: "Undo") -> None:
     """Move the replaced files out of Alembic's sight and point what followed END at the
-    squashed migration; the names of those pointed."""
+    squashed migration."""
     folder = replaced_folder(settings)
     if not folder.exists():
         folder.mkdir()
         undo.append(folder.rmdir)
-    for migration in replaced:
+    for migration in squash.replaced:
         source, target = Path(migration.path), folder / Path(migration.path).name
         if target.exists():
             raise CommandError(f"Cannot move {source.name}: {target} exists.")
         shutil.move(source, target)
         undo.append(lambda source=source, target=target: shutil.move(target, source))
-    for migration in followers:
+    for migration in squash.followers:
         path = Path(migration.path)
         text = path.read_text()
-        path.write_text(repointed(text, end, revision))
+        path.write_text(repointed(text, squash.end, squash.revision))
         undo.append(lambda path=path, text=text: path.write_text(text))
-    return [m.revision for m in followers]
 
 
 def repointed(source: str, old: str, new: str) -> str:
@@ -382,22 +410,22 @@ def repointed(source: str, old: str, new: str) -> str:
                   flags=re.MULTILINE)
 
 
-def try_squashed(settings: Settings, revision: str, before: tuple[str, ...], schema) -> None:
+def try_squashed(settings: Settings, squash: Squash, schema) -> None:
     """Run the squashed migration up, down and up on a scratch database at what it needs, then
     check that it built the schema the replaced migrations build."""
     from project import commands, database, scratch
     from project import migrations as alembic
 
     def attempt(connection):
-        scratch.migrate_to(settings, connection, commands.migrations_of(settings), before)
-        alembic.try_migration(settings, connection, revision, afterwards="Nothing was changed.")
+        scratch.migrate_to(settings, connection, commands.migrations_of(settings), squash.parents + squash.depends_on)
+        alembic.try_migration(settings, connection, squash.revision, afterwards="Nothing was changed.")
         changes, _ = alembic.autogenerate(settings, connection, Renames(set()), lambda: {}, metadata=schema)
         return changes
 
     with scratch.scratch_database(database.database_url(settings), Console(0)) as trial:
         differences = database.run(trial, attempt)
     if differences is not None:
-        raise CommandError(f"The squashed migration {revision} does not build what the migrations it replaces "
+        raise CommandError(f"The squashed migration {squash.revision} does not build what the migrations it replaces "
                            f"build ({'; '.join(differences.phrases)}); nothing was changed.")
 
 
