@@ -310,39 +310,66 @@ def portable_default(default: str, type_):
     return default
 
 
-def replaced_renames(paths: list[str]) -> set[tuple[str, str]]:
-    """The ``(old, new)`` names the migrations rename: tables (``rename_table``) and columns
-    (``alter_column(new_column_name=...)``)."""
-    found = set()
-    for path in paths:
-        for call in ast.walk(ast.parse(Path(path).read_bytes())):
-            if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+def replaced_renames(paths: list[str]) -> set[tuple[str | None, str, str]]:
+    """What the migrations (oldest first) rename, as ``(table, old, new)`` for a column
+    (``alter_column(new_column_name=...)``, in a batch or not) and ``(None, old, new)`` for a
+    table (``rename_table``); a rename of a rename counts as a rename of the first name, and
+    a column keeps its renames under its table's later names."""
+    found = []
+
+    def visit(nodes, table=None):
+        for node in nodes:
+            batch = node.items[0].context_expr if isinstance(node, ast.With) else None
+            if isinstance(batch, ast.Call) and getattr(batch.func, "attr", None) == "batch_alter_table" \
+                    and _strings(batch):
+                visit(node.body, _strings(batch)[0])
                 continue
-            strings = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
-            new = next((kw.value.value for kw in call.keywords if kw.arg == "new_column_name"
-                        and isinstance(kw.value, ast.Constant)), None)
-            if call.func.attr == "rename_table" and len(strings) >= 2:
-                found.add((strings[0], strings[1]))
-            elif call.func.attr == "alter_column" and new and strings:
-                found.add((strings[-1], new))
-    while True:  # a rename of a rename is a rename of the first name
-        chained = {(old, newest) for old, new in found for then, newest in found if then == new and old != newest}
-        if chained <= found:
-            return found
-        found |= chained
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                    found.extend(_rename(call, table))
+
+    for path in paths:
+        function = index.defined(ast.parse(Path(path).read_bytes()), "upgrade")
+        visit(function.body if function else [])
+    renames = set(found)
+    while True:
+        chained = {(table, old, newest) for table, old, new in renames for on, then, newest in renames
+                   if on == table and then == new and old != newest}
+        moved = {(newer, old, new) for table, old, new in renames for on, was, newer in renames
+                 if on is None and table == was}
+        if chained | moved <= renames:
+            return renames
+        renames |= chained | moved
+
+
+def _strings(call: ast.Call) -> list[str]:
+    return [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+
+
+def _rename(call: ast.Call, table: str | None) -> list[tuple[str | None, str, str]]:
+    """The rename one call makes: ``op.rename_table('a', 'b')``, ``op.alter_column('t', 'a',
+    new_column_name='b')`` or, in a batch of table ``t``, ``batch_op.alter_column('a', ...)``."""
+    strings = _strings(call)
+    new = next((kw.value.value for kw in call.keywords if kw.arg == "new_column_name"
+                and isinstance(kw.value, ast.Constant)), None)
+    if call.func.attr == "rename_table" and len(strings) >= 2:
+        return [(None, strings[0], strings[1])]
+    if call.func.attr == "alter_column" and new and strings:
+        return [(table, strings[0], new)] if table and len(strings) == 1 else [(strings[0], strings[-1], new)]
+    return []
 
 
 class Renames:
     """The questioner of a squash: a rename is one when the replaced migrations made it."""
 
-    def __init__(self, renames: set[tuple[str, str]]):
+    def __init__(self, renames: set[tuple[str | None, str, str]]):
         self.renames = renames
 
     def ask_rename(self, table: str, old: str, new: str, type_name: str) -> bool:
-        return (old, new) in self.renames
+        return (table, old, new) in self.renames
 
     def ask_rename_table(self, old: str, new: str) -> bool:
-        return (old, new) in self.renames
+        return (None, old, new) in self.renames
 
     def ask_not_null_addition(self, column: str, table: str):
         return None  # as the replaced migrations left it: their own fill is listed for porting

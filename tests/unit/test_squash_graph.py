@@ -105,7 +105,8 @@ def test_renames_the_replaced_migrations_made(tmp_path):
                     "    with op.batch_alter_table('users') as batch_op:\n"
                     "        batch_op.alter_column('name', new_column_name='full_name')\n"
                     "    op.alter_column('rooms', 'no', new_column_name='number')\n")
-    assert replaced_renames([str(path)]) == {("guests", "users"), ("name", "full_name"), ("no", "number")}
+    assert replaced_renames([str(path)]) == {(None, "guests", "users"), ("users", "name", "full_name"),
+                                             ("rooms", "no", "number")}
 
 
 def test_replaces_is_read_from_the_file(tmp_path):
@@ -122,7 +123,15 @@ def test_a_rename_of_a_rename_is_a_rename_of_the_first_name(tmp_path):
     path = tmp_path / "0003_c.py"
     path.write_text("def upgrade():\n    op.alter_column('books', 'pages', new_column_name='page_count')\n"
                     "    op.alter_column('books', 'page_count', new_column_name='pages_total')\n")
-    assert ("pages", "pages_total") in replaced_renames([str(path)])
+    assert ("books", "pages", "pages_total") in replaced_renames([str(path)])
+
+
+def test_a_column_renamed_before_its_table_is_renamed_under_the_new_table(tmp_path):
+    path = tmp_path / "0003_c.py"
+    path.write_text("def upgrade():\n    op.alter_column('books', 'pages', new_column_name='page_count')\n"
+                    "    op.rename_table('books', 'volumes')\n")
+    assert replaced_renames([str(path)]) == {("books", "pages", "page_count"), (None, "books", "volumes"),
+                                             ("volumes", "pages", "page_count")}
 
 
 @pytest.mark.parametrize("reflected, dialect, generic", [
