@@ -22,6 +22,17 @@ def migrations_of(settings: Settings) -> list[graph.Migration]:
                                  settings.recursive_version_locations)
 
 
+def squashed_history(settings: Settings, migrations: list[graph.Migration], state: tuple[str, ...]):
+    """``squash.history``: the files as they are, unless the database is part-way through what
+    a squashed migration replaces. ``project.squash`` is imported only where a squashed
+    migration is involved: compiling it is time ``migrate`` at head does not spend."""
+    if not graph.part_way(state, migrations):
+        return migrations, {}
+    from project import squash
+
+    return squash.history(settings, migrations, state)
+
+
 def app_and_target(migrations: list[graph.Migration], app: str | None, target: str | None):
     """Django's ``APP [MIGRATION]``: a lone word that names an app is the app, anything else a
     target (a migration, or one of Alembic's forms)."""
@@ -41,7 +52,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     only that app's migrations (and what they need). With ``plan`` or ``check``, only say
     what would run; with ``fake_initial``, record without running each initial migration
     whose tables are already there. Returns whether anything was (or would be) run."""
-    from project import database, deploy, squash
+    from project import database, deploy
 
     files = migrations_of(settings)
     graph.single_head(files)
@@ -52,7 +63,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         revision that no file has is forgotten first (Alembic's ``stamp --purge``), as the
         error about it advises."""
         current = database.current_state(connection)
-        history, record_after = squash.history(settings, files, current)
+        history, record_after = squashed_history(settings, files, current)
         left = deploy.unfinished(connection)
         if left and not fake:
             raise CommandError(deploy.unfinished_error(*left[0], history))
@@ -64,7 +75,12 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         current = tuple(record_now.get(revision, revision) for revision in current)
         heads = graph.heads(history)
         if target is not None:
-            wanted, scope = graph.resolve(squash.before_squashed(target, history, record_after), history, current, app)
+            named = target
+            if record_after:
+                from project import squash
+
+                named = squash.before_squashed(target, history, record_after)
+            wanted, scope = graph.resolve(named, history, current, app)
         else:
             wanted, scope = graph.app_heads(history)[app] if app else heads, app
         return MigratePlan(history, heads, wanted, scope, graph.plan(history, current, wanted, scope), unknown, left,
@@ -92,11 +108,16 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             if planned.left:  # fake is the way out the error names
                 console.line(f"  Forgetting that {', '.join(revision for revision, _ in planned.left)} did not finish.")
                 deploy.forget_unfinished(connection)
-            squash.record(connection, planned.record_now, console)
+            if planned.record_now:
+                from project import squash
+
+                squash.record(connection, planned.record_now, console)
             if not steps:
                 console.nothing_to_apply()
                 return bool(planned.unknown or planned.left or planned.record_now)
             faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
+            from project import squash
+
             with database.durable_at_end(connection):
                 squash.run_steps(settings, connection, history, steps, console, fake, faked, planned.record_after)
             return True
@@ -202,7 +223,7 @@ def prune(settings: Settings, console: Console) -> None:
 def showmigrations(settings: Settings, console: Console, plan: bool = False, apps: tuple[str, ...] = ()) -> None:
     """Django's showmigrations: every migration of each app (of ``apps``, when named) in order,
     marked when applied (and when, at -v 2)."""
-    from project import database, deploy, squash
+    from project import database, deploy
 
     migrations = graph.in_order(migrations_of(settings))
     if plan:
@@ -217,7 +238,7 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
         return database.current_state(connection), dates, deploy.unfinished(connection)
 
     state, dates, left = database.run(database.database_url(settings), read)
-    history, _ = squash.history(settings, migrations, state)
+    history, _ = squashed_history(settings, migrations, state)
     if history is not migrations:
         migrations, app_of = graph.in_order(history), graph.apps(history)
     applied = graph.applied(state, migrations)

@@ -207,6 +207,13 @@ def squashed_in(state: tuple[str, ...], migrations: list[Migration]) -> dict[str
             if revision not in known and revision in last_replaced}
 
 
+def part_way(state: tuple[str, ...], migrations: list[Migration]) -> list[Migration]:
+    """The squashed migrations that replace a revision of the state other than the last they
+    replace, which no file has: the database is part-way through what they replace."""
+    known = {m.revision for m in migrations}
+    return [m for m in migrations if m.replaces and any(r in m.replaces[:-1] and r not in known for r in state)]
+
+
 def part_way_error(revision: str, squashed: Migration) -> str:
     return (f"The database is at {revision}, part-way through the migrations that {squashed.revision} replaces "
             f"({squashed.replaces[0]} to {squashed.replaces[-1]}), whose files are gone: restore them into "

@@ -476,8 +476,7 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
     once the last migration they replace is applied ({last replaced: squashed}). Usually the
     files as they are; for a database part-way through what a squashed migration replaces, the
     history before it, with the replaced files read back from ``migrations/replaced/``."""
-    known = {m.revision for m in migrations}
-    part_way = [m for m in migrations if any(r in m.replaces[:-1] and r not in known for r in state)]
+    part_way = graph.part_way(state, migrations)
     if not part_way:
         return migrations, {}
     files = {Path(path).stem: path for path in replaced_files(settings)}
