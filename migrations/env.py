@@ -12,7 +12,7 @@ import logging
 import sqlalchemy as sa
 from alembic import context
 
-from project import database, squash
+from project import database
 from project.database import HISTORY
 from project.deploy import UNFINISHED
 from project.naming import NAMING_CONVENTION
@@ -59,7 +59,9 @@ def run_migrations(connection, own: bool = True) -> None:
     if own and not context.get_context().opts.get("dont_mutate"):
         database.ensure_version_table(connection)  # names longer than Alembic's 32 characters
         connection.commit()
-        squash.record_replaced(settings, connection)  # as manage.py migrate: at END of a squash is at it
+        from project import squash  # as manage.py migrate: a database at END of a squash is at it
+
+        squash.record_replaced(settings, connection)
     with context.begin_transaction():
         context.run_migrations()
     if own:

@@ -480,7 +480,7 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
     if not part_way:
         return migrations, {}
     files = {Path(path).stem: path for path in replaced_files(settings)}
-    pending = {}
+    record_after = {}
     for squashed in part_way:
         headers = [index.read_migration(Path(files[name])) for name in squashed.replaces if name in files]
         # An earlier squash among them stands for its own replaced files, which may be gone.
@@ -490,10 +490,10 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
         migrations = graph.before_squash(migrations, squashed, [
             Migration(h.revision, h.down_revision, files[h.revision], h.depends_on, h.branch_labels, h.replaces)
             for h in headers])
-        pending[squashed.replaces[-1]] = squashed
+        record_after[squashed.replaces[-1]] = squashed
     labels = {label: m.revision for m in migrations for label in m.branch_labels}
     migrations = [dataclasses.replace(m, depends_on=tuple(labels.get(d, d) for d in m.depends_on)) for m in migrations]
-    return migrations, pending
+    return migrations, record_after
 
 
 def before_squashed(target: str, history: list[Migration], record_after: dict[str, Migration]) -> str:
@@ -506,19 +506,20 @@ def before_squashed(target: str, history: list[Migration], record_after: dict[st
 
 
 def run_steps(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,
-              faked: frozenset, pending: dict[str, Migration]) -> None:
+              faked: frozenset, record_after: dict[str, Migration]) -> None:
     """Run the steps; those of replaced migrations from their files in ``migrations/replaced/``,
     each squashed migration recorded in place of the last it replaces once that is applied."""
     from project import deploy
 
-    if not pending:
+    if not record_after:
         return deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
-    replaced = {revision for squashed in pending.values() for revision in squashed.replaces}
+    replaced = {revision for squashed in record_after.values() for revision in squashed.replaces}
     before = scripts_before(settings, migrations, replaced)
     for old, group in itertools.groupby(steps, key=lambda step: step[0] in replaced):
         group = list(group)
         deploy.run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None)
-        record(connection, {r: pending[r].revision for r, forward in group if forward and r in pending}, console)
+        record(connection, {r: record_after[r].revision for r, forward in group if forward and r in record_after},
+               console)
 
 
 def scripts_before(settings: Settings, migrations: list[Migration], replaced: set[str]):
