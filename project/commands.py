@@ -69,7 +69,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             raise CommandError(deploy.unfinished_error(*left[0], history))
         record_now = graph.squashed_in(current, history)
         known = {m.revision for m in history}
-        unknown = [revision for revision in current if revision not in known and revision not in record_now] if fake else []
+        unknown = [revision for revision in current
+                   if revision not in known and revision not in record_now] if fake else []
         if unknown:
             current, record_now = (), {}
         current = tuple(record_now.get(revision, revision) for revision in current)
@@ -200,7 +201,7 @@ def prune(settings: Settings, console: Console) -> None:
     from project import database, squash
 
     migrations = migrations_of(settings)
-    known = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
+    recognised = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
     on_disk = {m.revision for m in migrations} | {Path(path).stem for path in squash.replaced_files(settings)}
 
     def forget(connection):
@@ -212,7 +213,7 @@ def prune(settings: Settings, console: Console) -> None:
             console.line(f"  Pruning {APP_LABEL}.{revision}", nl=False)
             database.forget_history(connection, revision)
             console.line(console.success(" OK"))
-        missing = [revision for revision in database.current_state(connection) if revision not in known]
+        missing = [revision for revision in database.current_state(connection) if revision not in recognised]
         if missing:
             raise CommandError(f"The database is at revision '{missing[0]}', which no migration file has: "
                                "mark it with 'fake' at a migration that exists.")
@@ -243,13 +244,13 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
         migrations, app_of = graph.in_order(history), graph.apps(history)
     applied = graph.applied(state, migrations)
     names = [m.revision for m in migrations]
-    replaced = {m.revision: len(m.replaces) for m in migrations if m.replaces}
+    squashed = {m.revision: len(m.replaces) for m in migrations if m.replaces}
     if plan:
         shown = [name for name in names if not apps or app_of[name] in apps]
         console.migration_plan(shown, {m.revision: m.needs for m in migrations}, applied)
     else:
         groups = [(app, [name for name in names if app_of[name] == app]) for app in labels]
-        console.migration_list(groups, applied, dates, {revision for revision, _ in left}, replaced)
+        console.migration_list(groups, applied, dates, {revision for revision, _ in left}, squashed)
     if left:
         raise CommandError(deploy.unfinished_error(*left[0], migrations))
 
