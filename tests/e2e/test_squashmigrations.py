@@ -28,6 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[2]
+# As tests/conftest.py has it (which cannot be imported by name beside tests/e2e/conftest.py): the
+# squashes are made once per module, where the per-test database fixtures cannot serve.
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 BOOKKEEPING = {"alembic_version", "manage_migrations", "manage_migrations_unfinished"}
 
@@ -646,15 +648,15 @@ def test_without_the_replaced_files_the_history_is_a_normal_alembic_history(pre,
 # The squashed migration runs on the other backend
 
 @pytest.mark.parametrize("made_on, run_on", [("postgresql", "sqlite"), ("sqlite", "postgresql")])
-def test_a_squash_made_on_one_backend_runs_on_the_other(squashes, run_manage, made_on, run_on, request, succeeded,
-                                                        tmp_path):
+def test_a_squash_made_on_one_backend_runs_on_the_other(postgres_url, squashes, run_manage, made_on, run_on, request,
+                                                        succeeded, tmp_path):
     """The squashed migration is written with generic types and portable defaults (sa.false(),
     CURRENT_TIMESTAMP): made with one backend (scratch databases there), it builds on the other
     what the 30 originals build there, defaults as that backend spells them included."""
     made = squashes.get(made_on)
     ok(made.result)
     site = copy_project(made.project, tmp_path / "site")
-    url = request.getfixturevalue("sqlite_url" if run_on == "sqlite" else "postgres_url")
+    url = request.getfixturevalue("sqlite_url") if run_on == "sqlite" else postgres_url
 
     succeeded(run_manage(site, "migrate", database_url=url))
 
