@@ -1,6 +1,15 @@
 #!/usr/bin/env python
 """Django-style command line for this project's database migrations."""
-from project.cli import main
+import os
+import sys
+
+
+def main():
+    os.environ.setdefault("MANAGE_MIGRATIONS_SETTINGS", "project.settings")
+    from manage_migrations.cli import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
 
 if __name__ == "__main__":
     main()

@@ -1,1 +1,0 @@
-"""A Django-style ``manage.py`` over Alembic, with a sample hotel booking app."""

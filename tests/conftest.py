@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from project.cli import cli
-from project.settings import Settings
+from manage_migrations.cli import cli
+from manage_migrations.conf import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -68,9 +68,31 @@ def database_url(request):
 
 
 @pytest.fixture
-def settings(sqlite_url) -> Settings:
+def make_settings():
+    """``make_settings(folder, url)``: the sample project's settings (project/settings.py) for
+    the project in ``folder`` (the repository, or a copy of it), on the database ``url``,
+    whatever the environment or a .env says."""
+
+    def make(base_dir: Path, database_url: str) -> Settings:
+        settings = load_settings("project.settings", environ={"DATABASE_URL": database_url})
+        if Path(base_dir) == REPO:
+            return settings
+        import dataclasses
+
+        from manage_migrations.conf import alembic_options
+
+        config = Path(base_dir) / "pyproject.toml"
+        moved = alembic_options(config, Path(base_dir)) if config.exists() else {
+            "migrations_dir": Path(base_dir) / "migrations", "config_file": None}
+        return dataclasses.replace(settings, base_dir=Path(base_dir), **moved)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings, sqlite_url) -> Settings:
     """The repository's own migrations and models, on a database of the test's own."""
-    return Settings(base_dir=REPO, database_url=sqlite_url)
+    return make_settings(REPO, sqlite_url)
 
 
 @pytest.fixture
@@ -85,11 +107,12 @@ def manage(settings):
 
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
-    """A copy of the project (manage.py, project/, migrations/) that a test may change freely."""
+    """A copy of the project (manage.py, pyproject.toml, project/, migrations/) that a test may change freely."""
     site = tmp_path / "site"
     site.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.sqlite3", ".env")
-    shutil.copy2(REPO / "manage.py", site / "manage.py")
+    for name in ("manage.py", "pyproject.toml"):
+        shutil.copy2(REPO / name, site / name)
     for folder in ("project", "migrations"):
         shutil.copytree(REPO / folder, site / folder, ignore=ignore)
     return site

@@ -3,7 +3,13 @@ needs to alter or drop it later (and SQLite's batch mode needs to rebuild a tabl
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from project.naming import NAMING_CONVENTION
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class Base(DeclarativeBase):

@@ -6,20 +6,20 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 
-from project import database
-from project.settings import Settings
+from manage_migrations import database
+from manage_migrations.conf import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
 @pytest.fixture
-def alembic_config(database_url) -> Config:
+def alembic_config(make_settings, database_url) -> Config:
     config = Config()
     config.set_main_option("script_location", str(REPO / "migrations"))
     config.set_main_option("path_separator", "os")
     # env.py takes its settings from here, not from load_settings (the environment, .env).
-    config.attributes["settings"] = Settings(base_dir=REPO, database_url=database_url)
+    config.attributes["settings"] = make_settings(REPO, database_url)
     return config
 
 

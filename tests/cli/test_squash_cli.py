@@ -9,16 +9,16 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from project.cli import cli
-from project.settings import Settings
+from manage_migrations.cli import cli
+from manage_migrations.conf import Settings
 
 SQUASHED = "0001_create_table_hotels_squashed_0003_add_users"
 
 
 @pytest.fixture
-def site(project_copy, sqlite_url):
+def site(make_settings, project_copy, sqlite_url):
     """The project copy's settings and a way to run a command on them."""
-    settings = Settings(base_dir=project_copy, database_url=sqlite_url)
+    settings = make_settings(project_copy, sqlite_url)
 
     def manage(*args, input=None):
         return CliRunner().invoke(cli, list(args), obj=settings, input=input)
@@ -55,8 +55,8 @@ def test_a_database_at_end_is_recorded_and_prune_forgets_the_replaced_dates_once
     result = manage("migrate", "--prune")
     assert result.exit_code == 0, result.output
     assert [line.strip() for line in result.output.splitlines()] == [
-        "Pruning migrations:", "Pruning migrations.0001_create_table_hotels OK",
-        "Pruning migrations.0002_create_table_rooms OK", "Pruning migrations.0003_add_users OK"]
+        "Pruning migrations:", "Pruning project.0001_create_table_hotels OK",
+        "Pruning project.0002_create_table_rooms OK", "Pruning project.0003_add_users OK"]
     assert rows(url, "SELECT version_num FROM alembic_version") == [("0003_add_users",)]
     result = manage("migrate")
     assert "Recording 0001_create_table_hotels_squashed_0003_add_users in place of 0003_add_users" in result.output
@@ -245,13 +245,13 @@ def test_part_way_targets_the_squash_and_plans_down_without_recording_it(site):
     assert rows(url, "SELECT version_num FROM alembic_version") == [(SQUASHED,)]
 
 
-def test_on_mariadb_the_index_of_a_foreign_key_is_not_written_and_an_unfinished_one_is_named(project_copy,
+def test_on_mariadb_the_index_of_a_foreign_key_is_not_written_and_an_unfinished_one_is_named(make_settings, project_copy,
                                                                                             mariadb_url):
     """MariaDB reads back the index it makes for a foreign key, and its table options: neither
     belongs in the squashed migration (the models have no such index). A replaced
     migration left unfinished (MariaDB cannot roll DDL back) is named with its real parent."""
     project = project_copy
-    settings = Settings(base_dir=project, database_url=mariadb_url)
+    settings = make_settings(project, mariadb_url)
 
     def manage(*args):
         return CliRunner().invoke(cli, list(args), obj=settings)

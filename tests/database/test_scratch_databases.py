@@ -18,17 +18,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from project import database
-from project.scratch import _scratch_lock, scratch_database
-from project.output import Console
+from manage_migrations import database
+from manage_migrations.scratch import _scratch_lock, scratch_database
+from manage_migrations.output import Console
 
 REPO = Path(__file__).resolve().parents[2]
 # A run that makes a scratch database, says its name and stays alive inside it until killed.
 OWNER = textwrap.dedent("""\
     import sys, time
     from sqlalchemy.engine import make_url
-    from project.scratch import scratch_database
-    from project.output import Console
+    from manage_migrations.scratch import scratch_database
+    from manage_migrations.output import Console
 
     with scratch_database(make_url(sys.argv[1]), Console(0)) as url:
         print(url.database, flush=True)

@@ -106,7 +106,7 @@ def deploy_lock_held(database_url):
                     fcntl.flock(lock_file, fcntl.LOCK_EX)
                     yield
             else:
-                from project.deploy import LOCK_KEY
+                from manage_migrations.deploy import LOCK_KEY
                 holder.exec_driver_sql(f"SELECT pg_advisory_lock({LOCK_KEY})")
                 yield
     finally:
@@ -172,7 +172,7 @@ def test_mariadb_migrate_and_showmigrations(project_copy, run_manage, mariadb_ur
 
 
 def test_postgres_commits_wait_for_the_disk_once_at_the_end_even_after_a_failure(postgres_url):
-    from project import database
+    from manage_migrations import database
 
     engine = sa.create_engine(postgres_url)
     statements = []

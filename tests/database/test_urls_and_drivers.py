@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from project import database
-from project.settings import Settings
+from manage_migrations import database
+from manage_migrations.conf import Settings
 
 PASSWORD = "s3cr%et"  # a % too: the URL must never pass through ConfigParser
 
@@ -34,7 +34,7 @@ def test_driver_choice(monkeypatch, given, psycopg_installed, expected):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name: (object() if psycopg_installed else None) if name == "psycopg" else real(name))
-    url = database.database_url(Settings(base_dir=database.Path("/srv/site"), database_url=given))
+    url = database.database_url(Settings(base_dir=database.Path("/srv/site"), database_url=given, migrations_dir=database.Path("/srv/site")))
     assert url.drivername == expected
     assert url.password in (None, "p")
 
@@ -126,7 +126,7 @@ def test_makemigrations_on_postgres_uses_a_scratch_database_and_drops_it(project
 
     assert made.returncode == 0, made.stderr
     assert made.stdout.splitlines() == [
-        "Migrations for 'migrations':", "  migrations/versions/0005_reviews.py", "    + Create table reviews",
+        "Migrations for 'project':", "  migrations/versions/0005_reviews.py", "    + Create table reviews",
     ]
     assert set(scratch_databases(postgres_url)) <= set(before)  # none of its own left; leftovers may go
     engine = sa.create_engine(postgres_url)
@@ -165,7 +165,7 @@ def test_makemigrations_without_createdb_compares_with_the_database_only_at_head
 
 def test_on_pymysql_a_statement_may_run_longer_than_the_connect_timeout(mariadb_url):
     """The greeting's read timeout must not cut a long migration short."""
-    from project import database
+    from manage_migrations import database
 
     engine = database.create_engine(make_url(mariadb_url))
     try:

@@ -142,7 +142,7 @@ LABELLED_BRANCHES = History(
     apps={
         "contract": {"0001_contract_start", "0002_contract_more", "0003_contract_done"},
         "expand": {"0001_expand_start", "0002_expand_more", "0003_expand_done"},
-        "migrations": {"0001_initial", "0002_core_note", "0002_core_code", "0003_merge"},
+        "project": {"0001_initial", "0002_core_note", "0002_core_code", "0003_merge"},
     },
     targets=[
         (["migrate", "expand@base"], ["downgrade", "expand@base"]),
@@ -155,7 +155,7 @@ LABELLED_BRANCHES = History(
         (["migrate", "contract@-1"], ["downgrade", "contract@-1"]),
         (["migrate", "0001_contract_start@head"], ["upgrade", "0001_contract_start@head"]),
         (["migrate", "0003_expand_done-1"], ["downgrade", "0003_expand_done-1"]),
-        (["migrate", "migrations", "0001"], ["downgrade", "0001_initial"]),
+        (["migrate", "project", "0001"], ["downgrade", "0001_initial"]),
         (["migrate"], ["upgrade", "heads"]),
     ],
     conflict=second_head("expand", "0003_expand_done", "migrations/versions", prefix="b_"),
@@ -214,7 +214,7 @@ VERSION_FOLDERS = History(
     build=build_version_folders,
     apps={
         "billing": {"0001_billing_start", "0002_billing_total", "0003_billing_paid"},
-        "migrations": {"0001_initial", "0002_core_note"},
+        "project": {"0001_initial", "0002_core_note"},
         "shipping": {"0001_shipping_start", "0002_shipping_more"},
     },
     targets=[
@@ -225,7 +225,7 @@ VERSION_FOLDERS = History(
         (["migrate", "shipping@-1"], ["downgrade", "shipping@-1"]),
         (["migrate", "0001_initial"], ["downgrade", "0001_initial"]),
         # The app's last migration, which billing's 0003 needs: no head of its own.
-        (["migrate", "migrations"], ["upgrade", "0002_core_note"]),
+        (["migrate", "project"], ["upgrade", "0002_core_note"]),
         (["migrate"], ["upgrade", "heads"]),
     ],
     conflict=second_head("billing", "0003_billing_paid", "billing/versions"),

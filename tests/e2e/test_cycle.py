@@ -15,7 +15,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     # makemigrations -n: one new file, named by -n, next in line after 0004. The user's database
     # is empty (at zero), yet only bookings is in it: the comparison is with a scratch database.
     assert succeeded(manage("makemigrations", "-n", "add_bookings")) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_add_bookings.py",
         "    + Create table bookings",
         "    + Create index ix_bookings_room_id on bookings",
@@ -30,7 +30,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     # migrate: every migration, oldest first, and the tables are there.
     assert succeeded(manage("migrate")) == [
         "Operations to perform:",
-        "  Apply all migrations: migrations",
+        "  Apply all migrations: project",
         "Running migrations:",
         "  Applying 0001_create_table_hotels... OK",
         "  Applying 0002_create_table_rooms... OK",
@@ -47,7 +47,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     assert versions(project_copy) == ORIGINAL + ["0005_add_bookings"]
     assert succeeded(again_migrate) == [
         "Operations to perform:",
-        "  Apply all migrations: migrations",
+        "  Apply all migrations: project",
         "Running migrations:",
         "  No migrations to apply.",
     ]
@@ -56,7 +56,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     # Back to 0002: newest first, and their tables are dropped.
     assert succeeded(manage("migrate", "0002")) == [
         "Operations to perform:",
-        "  Target specific migration: 0002_create_table_rooms, from migrations",
+        "  Target specific migration: 0002_create_table_rooms, from project",
         "Running migrations:",
         "  Unapplying 0005_add_bookings... OK",
         "  Unapplying 0004_make_email_unique... OK",
@@ -67,7 +67,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
 
     listing, plan = together(lambda: manage("showmigrations"), lambda: manage("showmigrations", "--plan", "-v", "2"))
     assert succeeded(listing) == [
-        "migrations",
+        "project",
         " [X] 0001_create_table_hotels",
         " [X] 0002_create_table_rooms",
         " [ ] 0003_add_users",
@@ -85,7 +85,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     # zero: everything unapplied, no app table left.
     assert succeeded(manage("migrate", "zero")) == [
         "Operations to perform:",
-        "  Unapply all migrations: migrations",
+        "  Unapply all migrations: project",
         "Running migrations:",
         "  Unapplying 0002_create_table_rooms... OK",
         "  Unapplying 0001_create_table_hotels... OK",
@@ -96,7 +96,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
     # --fake and fake: the version moves, no migration runs, no table is made.
     assert succeeded(manage("migrate", "0003", "--fake")) == [
         "Operations to perform:",
-        "  Target specific migration: 0003_add_users, from migrations",
+        "  Target specific migration: 0003_add_users, from project",
         "Running migrations:",
         "  Applying 0001_create_table_hotels... FAKED",
         "  Applying 0002_create_table_rooms... FAKED",
@@ -107,7 +107,7 @@ def test_full_cycle(project_copy, run_manage, database_url, succeeded, tables, r
 
     assert succeeded(manage("fake", "head")) == [
         "Operations to perform:",
-        "  Apply all migrations: migrations",
+        "  Apply all migrations: project",
         "Running migrations:",
         "  Applying 0004_make_email_unique... FAKED",
         "  Applying 0005_add_bookings... FAKED",

@@ -36,7 +36,7 @@ def test_makemigrations_when_the_database_is_behind(project_copy, run_manage, da
     new = [name for name in versions(project_copy) if name not in ORIGINAL]
     assert len(new) == 1 and AUTO_NAME.fullmatch(new[0]), new
     assert lines == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         f"  migrations/versions/{new[0]}.py",
         "    + Create table bookings",
         "    + Create index ix_bookings_room_id on bookings",
@@ -63,14 +63,14 @@ def test_check_dry_run_name_and_empty(project_copy, run_manage, sqlite_url, succ
     assert check.returncode == 1, check
     assert "Traceback" not in check.stderr
     for lines in (check.stdout.splitlines(), succeeded(dry_run)):
-        assert lines[0] == "Migrations for 'migrations':", lines
+        assert lines[0] == "Migrations for 'project':", lines
         assert AUTO_NAME.fullmatch(lines[1].removeprefix("  migrations/versions/").removesuffix(".py")), lines
         assert lines[2:] == expected_changes
     assert versions(project_copy) == ORIGINAL
 
     # -n is cut down to [a-z0-9_].
     assert succeeded(manage("makemigrations", "-n", "Add Phone-Number!")) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_add_phone_number.py",
         *expected_changes,
     ]
@@ -82,7 +82,7 @@ def test_check_dry_run_name_and_empty(project_copy, run_manage, sqlite_url, succ
     lines = succeeded(manage("makemigrations", "--empty"))
     new = [name for name in versions(project_copy) if name not in ORIGINAL + ["0005_add_phone_number"]]
     assert len(new) == 1 and re.fullmatch(r"0006_auto_\d{8}_\d{4}", new[0]), new
-    assert lines == ["Migrations for 'migrations':", f"  migrations/versions/{new[0]}.py"]
+    assert lines == ["Migrations for 'project':", f"  migrations/versions/{new[0]}.py"]
     empty = project_copy / "migrations" / "versions" / f"{new[0]}.py"
     header = migration_header(empty)
     assert (header["revision"], header["down_revision"]) == (new[0], "0005_add_phone_number")
@@ -91,7 +91,7 @@ def test_check_dry_run_name_and_empty(project_copy, run_manage, sqlite_url, succ
 
     # --empty -n: named as asked.
     assert succeeded(manage("makemigrations", "--empty", "-n", "fill phones")) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0007_fill_phones.py",
     ]
     header = migration_header(project_copy / "migrations" / "versions" / "0007_fill_phones.py")
@@ -107,7 +107,7 @@ def test_scriptable_writes_only_the_new_files_path_to_stdout(project_copy, run_m
                         database_url=sqlite_url)
 
     assert (result.returncode, result.stdout) == (0, "migrations/versions/0005_notes.py\n"), result.stderr
-    assert result.stderr.splitlines() == ["Migrations for 'migrations':", "  migrations/versions/0005_notes.py"]
+    assert result.stderr.splitlines() == ["Migrations for 'project':", "  migrations/versions/0005_notes.py"]
 
 
 def run_in_a_terminal(project, *args, database_url: str, cache: Path) -> str:
@@ -144,7 +144,7 @@ def test_migrate_in_a_terminal_says_the_models_have_changes_as_django(project_co
 
     assert shown.splitlines()[-3:] == [
         "  No migrations to apply.",
-        "  Your models in app(s): 'migrations' have changes that are not yet reflected in a migration, and so "
+        "  Your models in app(s): 'project' have changes that are not yet reflected in a migration, and so "
         "won't be applied.",
         "  Run 'manage.py makemigrations' to make new migrations, and then re-run 'manage.py migrate' to apply them.",
     ]
@@ -164,7 +164,7 @@ def test_update_folds_the_changes_into_the_latest_migration_while_it_is_applied_
     append(project_copy, "users", "    nickname: Mapped[str | None] = mapped_column(String(30))\n")
 
     assert succeeded(manage("makemigrations", "--update")) == [
-        "Migrations for 'migrations':", "  migrations/versions/0005_users_phone_users_nickname.py",
+        "Migrations for 'project':", "  migrations/versions/0005_users_phone_users_nickname.py",
         "    + Add column phone to users", "    + Add column nickname to users",
         "Deleted migrations/versions/0005_phone.py"]
     assert versions(project_copy)[-1] == "0005_users_phone_users_nickname"

@@ -115,7 +115,7 @@ def function_source(path, name: str) -> str:
 def new_migration(lines: list[str], number: int) -> str:
     """The revision a makemigrations run reports writing (its second line), checked to be the
     ``number``-th migration."""
-    assert lines[0] == "Migrations for 'migrations':", lines
+    assert lines[0] == "Migrations for 'project':", lines
     written = re.fullmatch(rf"  migrations/versions/({number:04d}_[a-z0-9_]+)\.py", lines[1])
     assert written, lines
     return written.group(1)
@@ -228,7 +228,7 @@ def test_a_changed_server_default_is_a_change(project_copy, run_manage, database
     edit(project_copy, "hotels", "city: Mapped[str] = mapped_column(String(100))",
          'city: Mapped[str] = mapped_column(String(100), server_default="Paris")')
     assert succeeded(manage("makemigrations", "--noinput")) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_alter_hotels_city.py",
         "    ~ Alter column city on hotels",
     ]
@@ -237,7 +237,7 @@ def test_a_changed_server_default_is_a_change(project_copy, run_manage, database
 
     edit(project_copy, "hotels", 'server_default="Paris"', 'server_default="Rome"')
     assert succeeded(manage("makemigrations", "--noinput")) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0006_alter_hotels_city.py",
         "    ~ Alter column city on hotels",
     ]
@@ -267,7 +267,7 @@ def test_string_to_integer_casts_the_rows(project_copy, run_manage, postgres_url
     edit(project_copy, "rooms", "number: Mapped[str] = mapped_column(String(20))",
          "number: Mapped[int] = mapped_column(Integer)")
     assert succeeded(manage(postgres_url, "makemigrations", "--noinput")()) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_alter_rooms_number.py",
         "    ~ Alter column number on rooms",
     ]
@@ -309,7 +309,7 @@ def test_a_deleted_model_with_a_foreign_key_and_an_index(project_copy, run_manag
 
     (project_copy / "project" / "models" / "bookings.py").unlink()
     assert succeeded(manage("makemigrations", "--noinput")) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0006_delete_bookings.py",
         "    - Drop table bookings",
     ]
@@ -387,7 +387,7 @@ def test_dry_run_at_verbosity_3_prints_the_whole_file(project_copy, run_manage, 
     lines = succeeded(run_manage(project_copy, "makemigrations", "--dry-run", "-v", "3", database_url=sqlite_url))
 
     assert lines[:4] == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_users_phone.py",
         "    + Add column phone to users",
         "Full migrations file '0005_users_phone.py':",
@@ -413,7 +413,7 @@ def test_a_model_in_a_sub_package(project_copy, run_manage, sqlite_url, succeede
     (shop / "orders.py").write_text(ORDERS_MODEL)
 
     assert succeeded(run_manage(project_copy, "makemigrations", "--noinput", database_url=sqlite_url)) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_orders.py",
         "    + Create table orders",
     ]
@@ -436,7 +436,7 @@ def test_two_added_columns_are_named_after_both(project_copy, run_manage, sqlite
                                   "    phone: Mapped[str | None] = mapped_column(String(30))\n")
 
     assert succeeded(run_manage(project_copy, "makemigrations", "--noinput", database_url=sqlite_url)) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_users_nickname_users_phone.py",
         "    + Add column nickname to users",
         "    + Add column phone to users",
@@ -449,7 +449,7 @@ def test_a_new_table_is_named_after_it(project_copy, run_manage, sqlite_url, suc
     add_bookings_model(project_copy)
 
     assert succeeded(run_manage(project_copy, "makemigrations", "--dry-run", database_url=sqlite_url)) == [
-        "Migrations for 'migrations':",
+        "Migrations for 'project':",
         "  migrations/versions/0005_bookings.py",
         "    + Create table bookings",
         "    + Create index ix_bookings_room_id on bookings",

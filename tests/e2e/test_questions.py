@@ -24,7 +24,7 @@ def test_a_confirmed_rename_keeps_the_data(migrated_with_a_user, run_manage, dat
     made = run_manage(project, "makemigrations", database_url=database_url, input="y\n")
 
     assert succeeded(made) == [
-        RENAME_QUESTION + "Migrations for 'migrations':",
+        RENAME_QUESTION + "Migrations for 'project':",
         "  migrations/versions/0005_rename_full_name_users_display_name.py",
         "    ~ Rename column full_name on users to display_name",
     ]
@@ -66,7 +66,7 @@ def test_a_renamed_table_keeps_its_rows_and_its_constraint_follows(migrated_with
 
     made = succeeded(run_manage(project, "makemigrations", database_url=database_url, input="y\n"))
 
-    assert made[0] == "Was the table users renamed to accounts? [y/N] Migrations for 'migrations':"
+    assert made[0] == "Was the table users renamed to accounts? [y/N] Migrations for 'project':"
     assert made[2] == "    ~ Rename table users to accounts"
     assert "    - Drop table users" not in made
     succeeded(run_manage(project, "migrate", database_url=database_url))

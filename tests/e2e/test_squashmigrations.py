@@ -307,9 +307,9 @@ def data(url: str) -> dict:
 
 
 SEEDED = {"publishers": [(1, "Penguin", "GB"), (2, "Faber", "GB")], "tags": [(1, "fiction"), (2, "verse")]}
-HEADER = ["Operations to perform:", "  Apply all migrations: migrations", "Running migrations:"]
+HEADER = ["Operations to perform:", "  Apply all migrations: project", "Running migrations:"]
 RECORDING = f"  Recording {SQUASHED} in place of {END}, which it replaces."
-SQUASHED_LISTING = ["migrations", f" [X] {SQUASHED} (25 squashed migrations)", *(f" [X] {r}" for r in FOLLOWERS)]
+SQUASHED_LISTING = ["project", f" [X] {SQUASHED} (25 squashed migrations)", *(f" [X] {r}" for r in FOLLOWERS)]
 PART_WAY_ERROR = (f"CommandError: The database is at {MIDDLE}, part-way through the migrations that {SQUASHED} "
                   f"replaces ({START} to {END}), whose files are gone: restore them into migrations/replaced/ and "
                   "migrate, which finishes them; or mark the database with 'fake'.\n")
@@ -569,7 +569,7 @@ def test_a_database_part_way_is_migrated_through_the_replaced_files(pre, site, s
     succeeded(run_manage(pre, "migrate", MIDDLE, database_url=database_url))
 
     shown = succeeded(run_manage(site, "showmigrations", database_url=database_url))
-    assert shown == ["migrations", *(f" [{'X' if i < 10 else ' '}] {r}" for i, r in enumerate(REVISIONS))]
+    assert shown == ["project", *(f" [{'X' if i < 10 else ' '}] {r}" for i, r in enumerate(REVISIONS))]
 
     migrated = succeeded(run_manage(site, "migrate", database_url=database_url))
 
@@ -678,7 +678,7 @@ def test_a_start_after_end_is_refused_with_djangos_message(unsquashed, run_manag
     message = (f"CommandError: The migration '{FOLLOWERS[0]}' cannot be found. Maybe it comes after the migration "
                f"'{END}'?\nHave a look at:\n  python manage.py showmigrations migrations\nto debug this issue.\n")
 
-    for args in (["0026", "0025"], ["migrations", "0026", "0025"]):
+    for args in (["0026", "0025"], ["project", "0026", "0025"]):
         refused = run_manage(unsquashed, "squashmigrations", *args, "--noinput", database_url=sqlite_url)
         assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", message), args
 

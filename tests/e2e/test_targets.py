@@ -59,11 +59,11 @@ def test_every_target_form_lands_on_its_revision(project_copy, run_manage, tmp_p
                 continue
             assert [lines[0], lines[2]] == HEADER, (args, lines)
             if landing is None:
-                assert lines[1] == "  Unapply all migrations: migrations", (args, lines)
+                assert lines[1] == "  Unapply all migrations: project", (args, lines)
             elif landing == EMAIL:
-                assert lines[1] == "  Apply all migrations: migrations", (args, lines)
+                assert lines[1] == "  Apply all migrations: project", (args, lines)
             else:
-                assert lines[1] == f"  Target specific migration: {landing}, from migrations", (args, lines)
+                assert lines[1] == f"  Target specific migration: {landing}, from project", (args, lines)
             timed = [bool(TIMING.search(line)) for line in lines[3:]]
             assert timed == [verbosity == 2] * len(timed), (args, lines)  # timings at -v 2 only
             assert [TIMING.sub("", line) for line in lines[3:]] == steps_between(current, landing), (args, lines)

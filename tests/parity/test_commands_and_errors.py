@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
-from project.cli import cli
+from manage_migrations.cli import cli
 from migration_file import write_migration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_showmigrations_v2_dates_what_manage_py_applied_and_fake_records_dates_t
     shown = succeeded(run_manage(project_copy, "showmigrations", "-v", "2", database_url=database_url)).stdout
 
     lines = shown.splitlines()
-    assert lines[0] == "migrations"
+    assert lines[0] == "project"
     assert [DATED.match(line)["name"] for line in lines[1:3]] == NAMES[:2]
     assert lines[3:] == [" [ ] 0003_add_users", " [ ] 0004_make_email_unique"]
     first = dates(shown)
@@ -158,7 +158,7 @@ def test_verbosity_0_silences_progress_on_success(project_copy, run_manage, sqli
         assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), args
         assert version(sqlite_url) == revision, args
     listed = run_manage(project_copy, "showmigrations", "-v", "0", database_url=sqlite_url)
-    assert (listed.returncode, listed.stdout.splitlines()) == (0, ["migrations", *(f" [ ] {n}" for n in NAMES)])
+    assert (listed.returncode, listed.stdout.splitlines()) == (0, ["project", *(f" [ ] {n}" for n in NAMES)])
     assert table_names(sqlite_url) >= APP_TABLES  # fake zero kept the tables
     assert sorted(p.name for p in (project_copy / "migrations" / "versions").glob("*.py")) == [f"{n}.py" for n in NAMES]
 
@@ -167,7 +167,7 @@ def test_verbosity_2_times_each_step(project_copy, run_manage, sqlite_url):
     result = succeeded(run_manage(project_copy, "migrate", "-v", "2", database_url=sqlite_url))
 
     lines = result.stdout.splitlines()
-    assert lines[:3] == ["Operations to perform:", "  Apply all migrations: migrations", "Running migrations:"]
+    assert lines[:3] == ["Operations to perform:", "  Apply all migrations: project", "Running migrations:"]
     assert len(lines) == 7
     for line, name in zip(lines[3:], NAMES):
         assert re.fullmatch(rf"  Applying {name}\.\.\. OK \(\d+\.\d{{3}}s\)", line), line
@@ -331,7 +331,7 @@ def two_heads(project):
     write_migration(project, "0005_add_phone", "0004_make_email_unique")
     write_migration(project, "0005_add_rating", "0004_make_email_unique")
     return [
-        "Conflicting migrations detected; multiple leaf nodes in the migration graph: (0005_add_phone, 0005_add_rating in migrations).",
+        "Conflicting migrations detected; multiple leaf nodes in the migration graph: (0005_add_phone, 0005_add_rating in project).",
         "To fix them run 'python manage.py makemigrations --merge'",
     ]
 
@@ -451,7 +451,7 @@ def test_completion_offers_migration_names_without_importing_sqlalchemy(project_
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"plain,{name}" for name in NAMES]
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
-    assert "project.index" in imported  # the profile is really there
+    assert "manage_migrations.index" in imported  # the profile is really there
     assert not [name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic")]
 
 
@@ -537,17 +537,14 @@ def test_makemigrations_name_without_letters(project_copy, run_manage, sqlite_ur
     assert len(list((project_copy / "migrations" / "versions").glob("*.py"))) == 4
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["frobnicate"], "Usage: manage.py [OPTIONS] COMMAND [ARGS]...\nTry 'manage.py --help' for help.\n\n"
-                     "Error: No such command 'frobnicate'.\n"),
-    (["migrate", "--frob"], "Usage: manage.py migrate [OPTIONS] [APP_LABEL] [TARGET]\nTry 'manage.py migrate --help' for help.\n\n"
-                            "Error: No such option '--frob'.\n"),
-])
-def test_usage_errors_are_clicks_and_exit_2(project_copy, run_manage, sqlite_url, args, expected):
+@pytest.mark.parametrize("args, named", [(["frobnicate"], "frobnicate"), (["migrate", "--frob"], "--frob")])
+def test_usage_errors_are_clicks_and_exit_2(project_copy, run_manage, sqlite_url, args, named):
+    """Click words the error (its wording is its own, and changes between its releases): what
+    is ours is the exit status, the word it names, no traceback, and nothing touched."""
     result = run_manage(project_copy, *args, database_url=sqlite_url)
 
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == expected
+    assert named in result.stderr and "Traceback" not in result.stderr
     assert table_names(sqlite_url) == set()
 
 
@@ -557,7 +554,7 @@ def test_usage_errors_are_clicks_and_exit_2(project_copy, run_manage, sqlite_url
 def test_alembic_cookbook_connection_sharing_in_process(settings):
     from alembic import command
 
-    from project.migrations import alembic_config
+    from manage_migrations.migrations import alembic_config
 
     config = alembic_config(settings)
     engine = engine_for(settings.database_url)
@@ -572,7 +569,7 @@ def test_alembic_cookbook_connection_sharing_in_process(settings):
     assert table_names(settings.database_url) == APP_TABLES | {"alembic_version"}
     assert version(settings.database_url) == ["0004_make_email_unique"]
     shown = CliRunner().invoke(cli, ["showmigrations"], obj=settings)
-    assert shown.stdout.splitlines() == ["migrations"] + [f" [X] {name}" for name in NAMES]
+    assert shown.stdout.splitlines() == ["project"] + [f" [X] {name}" for name in NAMES]
 
 
 def test_the_plain_alembic_cli_in_the_project_folder(project_copy, run_manage, sqlite_url, tmp_path):
@@ -590,7 +587,7 @@ def test_the_plain_alembic_cli_in_the_project_folder(project_copy, run_manage, s
 
     shown = succeeded(run_manage(project_copy, "showmigrations", "-v", "2", database_url=sqlite_url))
     assert shown.stdout.splitlines() == [
-        "migrations",
+        "project",
         " [X] 0001_create_table_hotels",  # no date: manage.py did not apply it
         " [X] 0002_create_table_rooms",
         " [ ] 0003_add_users",
@@ -615,7 +612,7 @@ def test_djangos_command_forms_through_manage_py(project_copy, run_manage, sqlit
     assert manage("--version").stdout.strip() == "0.1.0"
     migrated = manage("migrate", "--database", "default", "--skip-checks", "--no-color")
     assert migrated.returncode == 0 and "\x1b[" not in migrated.stdout, migrated.stderr
-    listed = manage("showmigrations", "--list", "migrations")
+    listed = manage("showmigrations", "--list", "project")
     assert (listed.returncode, listed.stdout, manage("showmigrations", "-l").stdout) == (
         0, manage("showmigrations").stdout, listed.stdout)
     assert manage("showmigrations", "-v", "0").stdout == listed.stdout  # -v 0 keeps the answer

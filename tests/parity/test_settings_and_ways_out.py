@@ -97,7 +97,7 @@ def test_fake_works_from_a_revision_no_file_has_as_the_error_advises(project_cop
 
     faked = succeeded(run_manage(project_copy, "fake", "0004", database_url=database_url))
 
-    assert faked[:3] == ["Operations to perform:", "  Apply all migrations: migrations",
+    assert faked[:3] == ["Operations to perform:", "  Apply all migrations: project",
                          "Running migrations:"]
     assert faked[3] == "  Forgetting 0099_gone, which no migration file has."
     assert revision(database_url) == ["0004_make_email_unique"]
@@ -109,7 +109,7 @@ def test_migrate_prune_forgets_migrations_whose_files_are_gone(project_copy, run
     execute(sqlite_url, "INSERT INTO manage_migrations (revision, applied) VALUES ('0003_old_name', '2026-01-01')")
 
     assert succeeded(run_manage(project_copy, "migrate", "--prune", database_url=sqlite_url)) == [
-        "Pruning migrations:", "  Pruning migrations.0003_old_name OK"]
+        "Pruning migrations:", "  Pruning project.0003_old_name OK"]
     assert sorted(execute(sqlite_url, "SELECT revision FROM manage_migrations")) == NAMES
     assert succeeded(run_manage(project_copy, "migrate", "--prune", database_url=sqlite_url)) == [
         "Pruning migrations:", "  No migrations to prune."]
@@ -118,8 +118,8 @@ def test_migrate_prune_forgets_migrations_whose_files_are_gone(project_copy, run
 def test_the_mariadb_deploy_lock_is_per_database(project_copy, run_manage, mariadb_url):
     """A migrate holding the deploy lock of another database on the same server (here the
     server's own ``mysql`` database) does not hold up this one's."""
-    from project import deploy
-    from project.output import Console
+    from manage_migrations import deploy
+    from manage_migrations.output import Console
 
     other = sa.create_engine(mariadb_url.rsplit("/", 1)[0] + "/mysql", poolclass=sa.pool.NullPool)
     with other.connect() as connection, deploy.deploy_lock(connection, 1, Console(0)):

@@ -5,7 +5,7 @@ from migration_file import write_migration
 
 CONFLICT = (
     "CommandError: Conflicting migrations detected; multiple leaf nodes in the migration graph: "
-    "(0005_add_phone, 0005_add_rating in migrations).\n"
+    "(0005_add_phone, 0005_add_rating in project).\n"
     "To fix them run 'python manage.py makemigrations --merge'\n"
 )
 

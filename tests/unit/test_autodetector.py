@@ -1,4 +1,4 @@
-"""project.autodetector: Alembic's operations made into what the user meant.
+"""manage_migrations.autodetector: Alembic's operations made into what the user meant.
 
 Every test builds Alembic operation objects by hand (no database), passes a recording stub for
 the Questioner, and checks the operations that come back or the Python Alembic renders for them."""
@@ -15,10 +15,10 @@ from alembic.operations import ops
 from alembic_postgresql_enum.add_postgres_using_to_text import PostgresUsingAlterColumnOp
 from alembic_postgresql_enum.operations import CreateEnumOp, DropEnumOp, SyncEnumValuesOp
 
-from project import autodetector
-from project.autodetector import FillOp
-from project.output import CommandError
-from project.questioner import NOT_PROVIDED
+from manage_migrations import autodetector
+from manage_migrations.autodetector import FillOp
+from manage_migrations.output import CommandError
+from manage_migrations.questioner import NOT_PROVIDED
 
 
 class StubQuestioner:

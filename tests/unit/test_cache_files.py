@@ -1,7 +1,7 @@
 """The caches only save time: a file that changed in any way is read again."""
 import os
 
-from project import cache, index
+from manage_migrations import cache, index
 
 MIGRATION = '''revision = {revision!r}
 down_revision = {parent!r}

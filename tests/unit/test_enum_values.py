@@ -1,9 +1,9 @@
-"""project.index.enum_values: the values each enum type has once the migration files have run,
+"""manage_migrations.index.enum_values: the values each enum type has once the migration files have run,
 read from their upgrade() with ``ast``. Every test writes its migration files in tmp_path."""
 import textwrap
 from pathlib import Path
 
-from project import index
+from manage_migrations import index
 
 HEADER = '''\
 """{revision}"""

@@ -1,10 +1,10 @@
-"""project.graph on small hand-built graphs: ordering, heads, targets and plans."""
+"""manage_migrations.graph on small hand-built graphs: ordering, heads, targets and plans."""
 import random
 
 import pytest
 
-from project.graph import Migration, app_heads, applied, apps, find, heads, in_order, plan, resolve
-from project.output import CommandError
+from manage_migrations.graph import Migration, app_heads, applied, apps, find, heads, in_order, plan, resolve
+from manage_migrations.output import CommandError
 
 M = Migration
 

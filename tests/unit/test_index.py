@@ -1,4 +1,4 @@
-"""project.index: the migration files read as data. A header of literals is read from the
+"""manage_migrations.index: the migration files read as data. A header of literals is read from the
 source (``ast``), the file never imported; any other header by loading the file as Alembic
 does, and the tests compare what we read with what Alembic's own ``Script`` objects hold.
 
@@ -11,10 +11,10 @@ import pytest
 from alembic import util
 from alembic.script import ScriptDirectory
 
-from project import index
-from project.graph import Migration
-from project.index import Header
-from project.output import CommandError
+from manage_migrations import index
+from manage_migrations.graph import Migration
+from manage_migrations.index import Header
+from manage_migrations.output import CommandError
 
 REPO_VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 

@@ -1,10 +1,10 @@
-"""project.naming: the names makemigrations gives new migrations."""
+"""manage_migrations.naming: the names makemigrations gives new migrations."""
 import re
 from datetime import datetime
 
 import pytest
 
-from project.naming import merge_name, next_number, number_of, revision_id, slugify, suggest_name
+from manage_migrations.naming import file_name, merge_name, next_number, number_of, revision_id, slugify, suggest_name
 
 NOW = datetime(2024, 3, 5, 7, 9, 41)
 
@@ -71,19 +71,33 @@ def test_number_of_alembic_hex_id_starting_with_digits_is_zero(revision):
 
 
 @pytest.mark.parametrize(
-    "heads, expected",
+    "migrations, expected",
     [
         ((), 1),
-        (("0001_create_table_hotels",), 2),
-        (("0004_make_email_unique",), 5),
-        (("0004_x", "0007_y"), 8),
-        (("0007_y", "0004_x"), 8),
-        (("ae1027a6acf5",), 1),
-        (("ae1027a6acf5", "0003_c"), 4),
+        ((("0001_create_table_hotels", ()),), 2),
+        ((("0004_make_email_unique", ("0003_add_users",)),), 5),
+        ((("0004_x", ()), ("0007_y", ())), 8),
+        ((("0007_y", ()), ("0004_x", ())), 8),
+        ((("ae1027a6acf5", ()),), 2),
+        ((("ae1027a6acf5", ()), ("0003_c", ("ae1027a6acf5",))), 4),
+        # Four hex ids (an existing Alembic project), then Django's numbering goes on at 0005.
+        ((("a1", ()), ("b2", ("a1",)), ("c3", ("b2",)), ("d4", ("c3",))), 5),
+        # A hex id after a numbered one counts one past it.
+        ((("0007_y", ()), ("e5f6", ("0007_y",))), 9),
     ],
 )
-def test_next_number(heads, expected):
-    assert next_number(heads) == expected
+def test_next_number(migrations, expected):
+    assert next_number(migrations) == expected
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("%(rev)s", "0005_users_phone.py"),
+    ("%(rev)s_%(slug)s", "0005_users_phone.py"),
+    ("%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d-%(rev)s_%(slug)s", "2026_12_06_1930-0005_users_phone.py"),
+    ("%(epoch)s_%(rev)s", f"{int(datetime(2026, 12, 6, 19, 30).timestamp())}_0005_users_phone.py"),
+])
+def test_file_name_follows_the_alembic_file_template(template, expected):
+    assert file_name(template, "0005_users_phone", datetime(2026, 12, 6, 19, 30)) == expected
 
 
 # suggest_name: Django's Migration.suggest_name over the operations' fragments

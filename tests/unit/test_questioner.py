@@ -1,4 +1,4 @@
-"""project.questioner: Django's makemigrations questions, answered on standard input.
+"""manage_migrations.questioner: Django's makemigrations questions, answered on standard input.
 
 Each test runs the questioner inside ``CliRunner().isolation(input=...)``, which puts the given
 text on ``sys.stdin`` and collects what ``click.echo`` prints; nothing touches the real terminal,
@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from project.questioner import NOT_PROVIDED, Questioner, Quit
+from manage_migrations.questioner import NOT_PROVIDED, Questioner, Quit
 
 ADDITION_MENU = (
     "It is impossible to add a non-nullable column 'nickname' to users without specifying a default. "

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import click
 
-from project import graph, index, naming
-from project.graph import Migration
-from project.output import CommandError, Console
-from project.settings import Settings
+from manage_migrations import graph, index, naming
+from manage_migrations.graph import Migration
+from manage_migrations.output import CommandError, Console
+from manage_migrations.conf import Settings, load_models
 
 # ``replaces`` goes in after the header the project's script.py.mako writes.
 AFTER_HEADER = re.compile(r"^depends_on\b.*\n", re.MULTILINE)
@@ -47,8 +47,8 @@ def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...
                      interactive: bool = True) -> None:
     """Squash the migrations of an app from START (by default its first) to END into one:
     ``names`` are Django's ``[APP] [START] END``."""
-    from project.commands import display_path, migrations_of
-    from project.questioner import Questioner
+    from manage_migrations.commands import display_path, migrations_of
+    from manage_migrations.questioner import Questioner
 
     migrations = migrations_of(settings)
     squash = Squash.of(settings, migrations, names, squashed_name)
@@ -113,7 +113,7 @@ class Squash:
            squashed_name: str | None) -> "Squash":
         """Django's ``[APP] [START] END``, where two words are APP END when the first is an
         app's label, else START END; refused in one line where the result could not work."""
-        from project.commands import app_and_target, display_path
+        from manage_migrations.commands import app_and_target, display_path, new_file
 
         labels = set(graph.apps(migrations).values())
         app, start, end = (names[0], None, names[1]) if len(names) == 2 and names[0] in labels else \
@@ -132,7 +132,7 @@ class Squash:
                 raise CommandError(f"You cannot squash squashed migrations! Please transition {revision} to a normal "
                                    f"migration first: delete the files it replaces from {display_path(folder)}.")
         revision = squashed_id(replaced[0], end, squashed_name)
-        path = Path(by_id[end].path).parent / f"{revision}.py"
+        path = new_file(settings, Path(by_id[end].path).parent, revision)
         if revision in by_id or path.exists():
             raise CommandError(f"Migration {revision} already exists. Use a different name.")
         hand_written = {name: index.hand_written(by_id[name].path) for name in replaced}
@@ -178,7 +178,7 @@ def followers(migrations: list[Migration], replaced: list[str]) -> list[Migratio
 
 def schema_at(settings: Settings, console: Console, migrations: list[Migration], end: str):
     """The schema the migrations build up to ``end``, read from a scratch database (``reflected``)."""
-    from project import database, scratch
+    from manage_migrations import database, scratch
 
     with scratch.scratch_database(database.database_url(settings), console) as at_end:
         if at_end is None:
@@ -191,8 +191,8 @@ def write(settings: Settings, console: Console, migrations: list[Migration], squ
           undo: "Undo") -> list[str]:
     """Generate the squashed migration (what takes a scratch database at its parents to
     ``schema``) and write it; what it does, in phrases."""
-    from project import database, scratch
-    from project import migrations as alembic
+    from manage_migrations import database, scratch
+    from manage_migrations import migrations as alembic
 
     questioner = Renames(replaced_renames([m.path for m in squash.replaced]))
     with scratch.scratch_database(database.database_url(settings), console) as before:
@@ -211,7 +211,7 @@ def write(settings: Settings, console: Console, migrations: list[Migration], squ
     comments = ported([m for m in squash.replaced if m.revision in squash.hand_written])
     if comments:
         text = UPGRADE.sub(lambda line: line.group(0) + comments, text, count=1)
-    squash.path.write_text(text)
+    alembic.write_migration(settings, squash.path, text)
     undo.append(lambda: squash.path.unlink(missing_ok=True))
     return changes.phrases if changes else []
 
@@ -223,14 +223,15 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
     import sqlalchemy as sa
     from sqlalchemy.sql.elements import conv
 
-    from project import scratch
-    from project.database import HISTORY, VERSION_TABLE
-    from project.deploy import UNFINISHED
+    from manage_migrations import scratch
+    from manage_migrations.database import HISTORY, VERSION_TABLE
+    from manage_migrations.deploy import UNFINISHED
 
     scratch.migrate_to(settings, connection, migrations, heads)
     # The convention names what was made without a name (SQLite reads back no name for a primary
     # key); one that builds on the given name (ck_<table>_<name>) would apply to a name twice.
-    metadata = sa.MetaData(naming_convention={kind: pattern for kind, pattern in naming.NAMING_CONVENTION.items()
+    convention = load_models(settings, everything=False).naming_convention
+    metadata = sa.MetaData(naming_convention={kind: pattern for kind, pattern in convention.items()
                                               if "%(constraint_name)s" not in pattern})
 
     @sa.event.listens_for(metadata, "column_reflect")
@@ -440,8 +441,8 @@ def repointed(source: str, old: str, new: str) -> str:
 def try_squashed(settings: Settings, squash: Squash, schema) -> None:
     """Run the squashed migration up, down and up on a scratch database at what it needs, then
     check that it built the schema the replaced migrations build."""
-    from project import commands, database, scratch
-    from project import migrations as alembic
+    from manage_migrations import commands, database, scratch
+    from manage_migrations import migrations as alembic
 
     def attempt(connection):
         scratch.migrate_to(settings, connection, commands.migrations_of(settings), squash.parents + squash.depends_on)
@@ -488,7 +489,8 @@ def history(settings: Settings, migrations: list[Migration], state: tuple[str, .
         if not all(name in files or name in covered for name in squashed.replaces):
             continue  # graph.applied says so in one line; fake forgets the revision
         migrations = graph.before_squash(migrations, squashed, [
-            Migration(h.revision, h.down_revision, files[h.revision], h.depends_on, h.branch_labels, h.replaces)
+            Migration(h.revision, h.down_revision, files[h.revision], h.depends_on, h.branch_labels, h.replaces,
+                      settings.app_label)
             for h in headers])
         record_after[squashed.replaces[-1]] = squashed
     labels = {label: m.revision for m in migrations for label in m.branch_labels}
@@ -509,7 +511,7 @@ def run_steps(settings: Settings, connection, migrations: list[Migration], steps
               faked: frozenset, record_after: dict[str, Migration]) -> None:
     """Run the steps; those of replaced migrations from their files in ``migrations/replaced/``,
     each squashed migration recorded in place of the last it replaces once that is applied."""
-    from project import deploy
+    from manage_migrations import deploy
 
     if not record_after:
         return deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
@@ -529,7 +531,7 @@ def scripts_before(settings: Settings, migrations: list[Migration], replaced: se
     from alembic.script import ScriptDirectory
     from alembic.script.revision import RevisionMap
 
-    from project.migrations import alembic_config
+    from manage_migrations.migrations import alembic_config
 
     folders = (*settings.migration_folders, replaced_folder(settings))
     scripts = ScriptDirectory.from_config(alembic_config(dataclasses.replace(settings, version_locations=folders)))
@@ -542,7 +544,7 @@ def scripts_before(settings: Settings, migrations: list[Migration], replaced: se
 
 def record(connection, recorded: dict[str, str], console: Console) -> None:
     """Django's ``check_replacements``: a squashed migration recorded in place of the last it replaces."""
-    from project import database
+    from manage_migrations import database
 
     for last, squashed in recorded.items():
         console.line(f"  Recording {squashed} in place of {last}, which it replaces.")
@@ -552,7 +554,7 @@ def record(connection, recorded: dict[str, str], console: Console) -> None:
 def record_replaced(settings: Settings, connection) -> None:
     """For the plain alembic command: a database at the last migration a squashed one replaces
     is recorded at the squashed one, as ``migrate`` does, before Alembic looks for its revision."""
-    from project import database
-    from project.commands import migrations_of
+    from manage_migrations import database
+    from manage_migrations.commands import migrations_of
 
     record(connection, graph.squashed_in(database.current_state(connection), migrations_of(settings)), Console(0))

@@ -136,7 +136,7 @@ class Console:
         self.line(click.style(f"Full migrations file '{name}':", bold=True), level=3)
         self.line(text, level=3)
 
-    def new_migration(self, path: str, changes: list[str], app: str = APP_LABEL) -> None:
+    def new_migration(self, path: str, changes: list[str], app: str) -> None:
         self.line(click.style(f"Migrations for '{app}':", bold=True))
         self.line(f"  {click.style(path, bold=True)}")
         self.changes(changes)

@@ -1,5 +1,5 @@
 """Connections to the configured database: URLs, engines, the version table, the deploy lock,
-and the one-line errors when any of it fails (scratch databases are in ``project.scratch``).
+and the one-line errors when any of it fails (scratch databases are in ``manage_migrations.scratch``).
 
 Only commands that touch the database import this module (it imports SQLAlchemy). The
 work of a command is a function of one synchronous Connection; ``run`` hands it one, also
@@ -21,9 +21,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from project import signals
-from project.output import CommandError
-from project.settings import Settings
+from manage_migrations import signals
+from manage_migrations.output import CommandError
+from manage_migrations.conf import Settings
 
 CONNECT_TIMEOUT = 10
 READ_LOCK_TIMEOUT = 5  # seconds a read of alembic_version waits behind another session's lock

@@ -1,9 +1,12 @@
-"""The ``manage.py`` command line: Django's migration commands as a Click group.
+"""The command line of ``manage.py`` and ``manage-migrations``: Django's management commands as
+a Click group.
 
-Each command only parses its options and calls one function of ``project.commands`` (or
-``project.database``). Everything but Click is imported inside the functions that use it, so
-that ``--help`` costs Python's start-up and Click alone.
+Each command only parses its options and calls one function of ``manage_migrations.commands`` (or
+``manage_migrations.database``). Everything but Click is imported inside the functions that use
+it, so that ``--help`` costs Python's start-up and Click alone; the project's settings are read
+when a command first needs them.
 """
+import os
 import re
 import sys
 from pathlib import Path
@@ -27,7 +30,7 @@ def only_default(ctx: click.Context, param: click.Parameter, value: str | None):
     """Django's ``--database ALIAS``: the project has one database, ``default``."""
     for alias in [value] if isinstance(value, str) else value or ():
         if alias != "default":
-            from project.output import CommandError
+            from manage_migrations.output import CommandError
 
             raise CommandError(f"The connection '{alias}' doesn't exist: the only database is 'default'.")
     return value
@@ -58,8 +61,8 @@ database_option = click.option(
 
 def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of migration names, from the files (nothing is imported)."""
-    from project.commands import migrations_of
-    from project.output import CommandError
+    from manage_migrations.commands import migrations_of
+    from manage_migrations.output import CommandError
 
     try:
         names = [m.revision for m in migrations_of(settings(ctx))]
@@ -117,8 +120,8 @@ class ManageGroup(click.Group):
         except Exception as exc:
             if ctx.meta.get("traceback") or type(exc).__module__.split(".")[0] not in ("sqlalchemy", "alembic"):
                 raise
-            from project.migrations import explain
-            from project.output import CommandError
+            from manage_migrations.migrations import explain
+            from manage_migrations.output import CommandError
 
             raise CommandError(explain(exc)) from exc
 
@@ -135,7 +138,7 @@ class TargetCommand(click.Command):
 
 
 def console(scriptable: bool = False):
-    from project.output import Console
+    from manage_migrations.output import Console
 
     meta = click.get_current_context().meta
     return Console(meta.get("verbosity", 1), scriptable)
@@ -153,22 +156,41 @@ def settings(ctx: click.Context | None = None):
     Tests and scripts may hand in their own as ``obj``."""
     root = (ctx or click.get_current_context()).find_root()
     if root.obj is None:
-        from project.settings import load_settings
+        from manage_migrations.conf import load_settings
 
-        root.obj = load_settings(root.meta.get("env_file"))
+        meta = root.meta
+        root.obj = load_settings(meta.get("settings"), meta.get("env_file"), meta.get("config"), meta.get("x", ()))
     return root.obj
 
 
+def add_pythonpath(ctx: click.Context, param: click.Parameter, value: str | None):
+    """Django's ``--pythonpath``: a folder to import the settings and the app from."""
+    if value:
+        sys.path.insert(0, os.path.abspath(value))
+    return value
+
+
 @click.group(cls=ManageGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--settings", "settings_module", metavar="MODULE",
+              help="The project's settings module, as 'mysite.settings' (else MANAGE_MIGRATIONS_SETTINGS, "
+                   "which manage.py sets).")
+@click.option("--pythonpath", metavar="FOLDER", callback=add_pythonpath, expose_value=False,
+              help="A folder to add to the Python path, as 'src'.")
+@click.option("-c", "--config", type=click.Path(path_type=Path),
+              help="The Alembic config to use, as alembic --config: an alembic.ini or a pyproject.toml "
+                   "[default: ALEMBIC_CONFIG of the settings].")
+@click.option("-x", "x_arguments", multiple=True, metavar="KEY=VALUE",
+              help="Additional arguments for env.py, as alembic -x (context.get_x_argument()).")
 @click.option("--env-file", type=click.Path(path_type=Path),
               help="Read settings from this file instead of .env beside manage.py.")
 @click.version_option(package_name="manage-migrations", message="%(version)s",
                       help="Show the version and exit.")
 @common_options
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path | None):
+def cli(ctx: click.Context, settings_module: str | None, config: Path | None, x_arguments: tuple[str, ...],
+        env_file: Path | None):
     """Django-style database migrations for this project, run by Alembic."""
-    ctx.meta["env_file"] = env_file
+    ctx.meta.update(settings=settings_module, env_file=env_file, config=config and config.resolve(), x=x_arguments)
     if ctx.invoked_subcommand is None:  # as Django's manage.py: the help, and exit 0
         click.echo(ctx.get_help())
 
@@ -183,7 +205,7 @@ def help_command(ctx: click.Context, command_name: str | None):
         return click.echo(group.get_help())
     command = group.command.get_command(group, command_name)
     if command is None:
-        from project.output import CommandError
+        from manage_migrations.output import CommandError
 
         raise CommandError(f"Unknown command: '{command_name}'. Type 'manage.py help' for usage.")
     with click.Context(command, info_name=command_name, parent=group) as sub:
@@ -206,7 +228,7 @@ def help_command(ctx: click.Context, command_name: str | None):
 def makemigrations(app_label, name, empty, dry_run, check, merge, update, scriptable, interactive):
     """Creates a new migration from the changes to the models, continuing APP_LABEL (a branch
     label; by default the one app, or `migrations`)."""
-    from project import commands
+    from manage_migrations import commands
 
     out = console(scriptable)
     if merge:
@@ -238,7 +260,7 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
     name or a unique prefix of it (0002), or one of Alembic's: heads, head, base, a relative
     move (+1, -1, 0003-1, base+3), label@head, label@base, label@0002, label@-1, 0002@head.
     """
-    from project import commands
+    from manage_migrations import commands
 
     if prune:
         return commands.prune(settings(), console())
@@ -260,7 +282,7 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
 def squashmigrations(names, squashed_name, interactive):
     """Squashes the migrations of an app from START_MIGRATION_NAME (by default its first) up to
     MIGRATION_NAME into one; the replaced files move to migrations/replaced/."""
-    from project import squash
+    from manage_migrations import squash
 
     if len(names) > 3:
         raise click.UsageError(f"Got unexpected extra argument ({names[3]})")
@@ -277,7 +299,7 @@ def squashmigrations(names, squashed_name, interactive):
 def showmigrations(app_labels, plan):
     """Shows the migrations of each app (of APP_LABELS, when given) and whether they are applied
     ([X]) or not ([ ]); -v 2 adds when."""
-    from project import commands
+    from manage_migrations import commands
 
     commands.showmigrations(settings(), console(), plan=plan, apps=app_labels)
 
@@ -290,7 +312,7 @@ def showmigrations(app_labels, plan):
 @common_options
 def fake(app_label, target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
-    from project import commands
+    from manage_migrations import commands
 
     commands.migrate(settings(), console(), fake=True, lock_timeout=lock_timeout, **split_app_label(app_label, target))
 
@@ -303,7 +325,7 @@ def fake(app_label, target, lock_timeout):
 @common_options
 def sqlmigrate(app_label, migration_name, backwards):
     """Prints the SQL statements for the named migration, for the configured database."""
-    from project import commands
+    from manage_migrations import commands
 
     names = split_app_label(app_label, migration_name)
     commands.sqlmigrate(settings(), console(), names["target"], backwards=backwards, app=names["app"])
@@ -314,7 +336,7 @@ def sqlmigrate(app_label, migration_name, backwards):
 @common_options
 def dbshell():
     """Runs the command-line client for the configured database (psql, sqlite3, mysql)."""
-    from project import database
+    from manage_migrations import database
 
     raise SystemExit(database.dbshell(database.database_url(settings())))
 
@@ -325,14 +347,53 @@ def dbshell():
 @common_options
 def check(databases):
     """Checks the migration files and models for problems, for CI: exits 1 when there are any."""
-    from project import commands
+    from manage_migrations import commands
 
     commands.check(settings(), console(), with_database=bool(databases))
 
 
-def main():
-    """``manage.py``: SIGINT and SIGTERM both stop a command the way Ctrl-C does (exit 130, 143)."""
-    from project import signals
+@cli.command()
+@click.argument("name")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@common_options
+def startproject(name, directory):
+    """Creates a project NAME in DIRECTORY (by default a new folder NAME here): manage.py, NAME/ with
+    the settings and models, migrations/, alembic.ini, .env.example and tests/."""
+    from manage_migrations.startproject import startproject as start
 
+    start(console(), name, directory)
+
+
+@cli.command(name="init")
+@click.option("-c", "--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="The project's Alembic config, as alembic --config [default: alembic.ini here, else "
+                   "[tool.alembic] in pyproject.toml].")
+@click.option("--models", metavar="MODULE:ATTR",
+              help="The declarative base or MetaData, where env.py does not say it plainly.")
+@click.option("--database-url", metavar="MODULE:ATTR",
+              help="Where the app's configuration keeps the database URL, where env.py does not say it plainly.")
+@common_options
+@click.pass_context
+def init_command(ctx, config_file, models, database_url):
+    """Adds manage.py to the existing Alembic project in this folder: writes manage.py and
+    manage_settings.py from what its Alembic config and env.py say, and makes env.py use the
+    connection manage.py hands it (showing the change)."""
+    from manage_migrations.adopt import init
+
+    config_file = config_file or ctx.find_root().meta.get("config")
+    init(console(), Path.cwd(), config_file and config_file.resolve(), models, database_url)
+
+
+def execute_from_command_line(argv: list[str] | None = None) -> None:
+    """What a project's ``manage.py`` calls, as Django's: SIGINT and SIGTERM both stop a command
+    the way Ctrl-C does (exit 130, 143)."""
+    from manage_migrations import signals
+
+    argv = sys.argv if argv is None else argv
     signals.install()
-    cli(prog_name=None)
+    cli(args=argv[1:], prog_name=os.path.basename(argv[0]) if argv else None)
+
+
+def main() -> None:
+    """The ``manage-migrations`` command, as ``django-admin``."""
+    execute_from_command_line()

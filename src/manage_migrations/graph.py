@@ -6,7 +6,7 @@ A migration is its revision id (for the files ``makemigrations`` writes, also it
 keeps in ``alembic_version``: the heads of what is applied, ``()`` for none.
 
 Alembic's branch labels play the part of Django's apps: a labelled branch is an app, the
-unlabelled migrations are the app ``migrations``. As in Django, a target names the state to
+unlabelled migrations are the project's own app (its ``app_label``, ``migrations`` unless said). As in Django, a target names the state to
 be in, and the plan is what leads there, in the order Alembic runs it.
 """
 import dataclasses
@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from project.output import APP_LABEL, CommandError
+from manage_migrations.output import APP_LABEL, CommandError
 
 RELATIVE = re.compile(r"^(?P<anchor>.*?)(?P<sign>[+-])(?P<count>\d+)$")
 
@@ -27,6 +27,8 @@ class Migration:
     depends_on: tuple[str, ...] = ()  # revisions (branch labels resolved)
     branch_labels: tuple[str, ...] = ()
     replaces: tuple[str, ...] = ()  # a squashed migration's: the migrations it stands for, oldest first
+    # The app of a migration that no branch label reaches: the project's (Django's app label).
+    app_label: str = field(default=APP_LABEL, compare=False)
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -124,9 +126,9 @@ def heads(migrations: list[Migration]) -> tuple[str, ...]:
 
 def apps(migrations: list[Migration]) -> dict[str, str]:
     """Each migration's app: the branch label Alembic gives it (declared on it, or inherited
-    along its branch), else ``migrations``."""
+    along its branch), else the project's app label."""
     if not any(m.branch_labels for m in migrations):
-        return {m.revision: APP_LABEL for m in migrations}
+        return {m.revision: m.app_label for m in migrations}
     return dict(_labelled_apps(tuple(migrations)))
 
 
@@ -152,9 +154,14 @@ def _labelled_apps(migrations: tuple[Migration, ...]) -> dict[str, str]:
             if declared:
                 return declared[0]
             walked = by_id[walked].parents[0] if by_id[walked].parents else None
-        return min(found, default=APP_LABEL)
+        return min(found, default=by_id[revision].app_label)
 
     return {m.revision: nearest(m.revision) for m in migrations}
+
+
+def project_app(migrations: list[Migration]) -> str:
+    """The app label of the project's unlabelled migrations."""
+    return migrations[0].app_label if migrations else APP_LABEL
 
 
 def app_heads(migrations: list[Migration]) -> dict[str, tuple[str, ...]]:
@@ -268,7 +275,8 @@ def find(name: str, migrations: list[Migration], app: str | None = None) -> str:
         return name
     if len(matches) > 1:
         raise CommandError(
-            f"More than one migration matches '{name}' in app '{app or APP_LABEL}'. Please be more specific."
+            f"More than one migration matches '{name}' in app '{app or project_app(migrations)}'. Please be more "
+            "specific."
         )
     if not matches:
         raise CommandError(f"Cannot find a migration matching '{name}'" + (f" from app '{app}'." if app else "."))

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from project import graph, signals
-from project.database import current_state, lock_holders
-from project.output import CommandError, Console, Interrupted
-from project.settings import Settings
+from manage_migrations import graph, signals
+from manage_migrations.database import current_state, lock_holders
+from manage_migrations.output import CommandError, Console, Interrupted
+from manage_migrations.conf import Settings
 
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
 LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
@@ -138,7 +138,7 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
     lock another session holds is rolled back (so it never keeps the queries queued behind it
     waiting longer than that) and tried again after a pause, then given up in one line naming
     the table, who holds it and where the database stands."""
-    from project.migrations import StepFailed, run_steps
+    from manage_migrations.migrations import StepFailed, run_steps
 
     for delay in (*LOCK_RETRY_DELAYS, None):
         try:

@@ -12,16 +12,6 @@ hold 255: see ``database.ensure_version_table``.
 import re
 from datetime import datetime
 
-# How the models name constraints and indexes, which Alembic needs to alter or drop them later
-# (and SQLite's batch mode to rebuild a table). migrations/env.py gives it to every run, also
-# when it does not load the models, since Alembic applies it to what the operations create.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 MAX_NAME = 52  # Django: past this, the rest of the fragments become "_and_more"
 MAX_MERGE_NAMES = 47  # Django: past this, a merge is named by its timestamp
 
@@ -37,9 +27,32 @@ def number_of(revision: str) -> int:
     return int(digits.group(1)) if digits else 0
 
 
-def next_number(revisions) -> int:
-    """One past the highest number among ``revisions`` (an app's), whatever ids sit between."""
-    return max((number_of(revision) for revision in revisions), default=0) + 1
+def next_number(migrations) -> int:
+    """One past the highest number of an app's migrations, given as ``(revision, parents)``
+    pairs, parents first. A migration's number is its name's; one whose id has none (Alembic's
+    hex) counts one past its parents', so numbering goes on after four hex-id migrations at
+    0005, as after 0001 to 0004."""
+    numbers: dict[str, int] = {}
+    for revision, parents in migrations:
+        numbers[revision] = number_of(revision) or 1 + max((numbers.get(p, 0) for p in parents), default=0)
+    return max(numbers.values(), default=0) + 1
+
+
+def file_name(template: str, revision: str, now: datetime | None = None) -> str:
+    """A new migration's file name from the project's Alembic ``file_template``. Our revision
+    ids are Django's names (``0005_users_phone``), which carry the slug already: ``%(slug)s``
+    is that part, written once, so Alembic's default ``%(rev)s_%(slug)s`` gives
+    ``0005_users_phone.py`` and a dated template ``2026_12_06_1930-0005_users_phone.py``."""
+    now = now or datetime.now()
+    try:
+        name = template % {"rev": revision, "slug": "", "epoch": int(now.timestamp()), "year": now.year,
+                           "month": now.month, "day": now.day, "hour": now.hour, "minute": now.minute,
+                           "second": now.second}
+    except (KeyError, ValueError, TypeError) as exc:
+        from manage_migrations.output import CommandError
+
+        raise CommandError(f"The Alembic file_template {template!r} cannot name a migration: {exc!r}.") from None
+    return re.sub(r"[-_. ]+$", "", name) + ".py"
 
 
 def timestamp(now: datetime | None = None) -> str:

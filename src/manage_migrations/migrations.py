@@ -1,13 +1,16 @@
 """The Alembic glue: the Config built in code, the scripts loaded, steps run, files written.
 
-Everything here needs Alembic, which ``project.commands`` imports only when a migration must
+Everything here needs Alembic, which ``manage_migrations.commands`` imports only when a migration must
 run or be written: the deploy hot path (``migrate`` with nothing to do) never loads it.
-Steps run through Alembic's own ``EnvironmentContext``, so ``migrations/env.py`` stays a
-normal Alembic environment.
+Steps run through Alembic's own ``EnvironmentContext``, on whatever ``env.py`` the project's
+Alembic config names: what manage.py needs of it is given to its ``configure()`` call
+(``project_environment``), so a team's env.py needs no edit beyond using the connection handed in.
 """
+import logging
 import os
 import signal
 import time
+from contextlib import contextmanager
 from argparse import Namespace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,29 +28,78 @@ from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma
 from mako.template import Template
 
-from project import database, deploy
-from project.index import files_of, load_module
-from project.database import HISTORY
-from project.output import CommandError, Console, Interrupted
-from project.settings import Settings
+from manage_migrations import database, deploy
+from manage_migrations.environment import include_name
+from manage_migrations.index import files_of, load_module
+from manage_migrations.database import HISTORY
+from manage_migrations.output import CommandError, Console, Interrupted
+from manage_migrations.conf import Settings
 
 
 def alembic_config(settings: Settings, connection=None, models: bool = True) -> Config:
-    """Alembic's Config without an ini file. The database goes in as a connection (the
-    cookbook's ``config.attributes["connection"]``), never through ConfigParser, so a ``%``
-    in a password needs no escaping. ``models`` tells env.py whether to load the models."""
-    config = Config(cmd_opts=Namespace(quiet=True))
+    """The project's own Alembic config (its alembic.ini or pyproject.toml, so its hooks,
+    templates and options reach Alembic), with the folders made absolute as the settings read
+    them, ``-x`` as the alembic command hands it, and the database as a connection (the
+    cookbook's ``config.attributes["connection"]``), never through ConfigParser, so a ``%`` in
+    a password needs no escaping. ``models`` tells env.py whether to load every model."""
+    ini = toml = None
+    if settings.config_file is not None:
+        ini, toml = (None, settings.config_file) if settings.config_file.suffix == ".toml" else \
+            (settings.config_file, settings.config_file.parent / "pyproject.toml")
+    config = Config(file_=ini, toml_file=toml if toml and toml.exists() else None,
+                    cmd_opts=Namespace(quiet=True, x=list(settings.x_arguments)))
     config.set_main_option("script_location", str(settings.migrations_dir).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
-    if settings.version_locations:
-        config.set_main_option("version_locations", os.pathsep.join(str(p).replace("%", "%%") for p in settings.version_locations))
+    config.set_main_option("version_locations", os.pathsep.join(
+        str(p).replace("%", "%%") for p in settings.migration_folders))
     config.set_main_option("sourceless", str(settings.sourceless).lower())
     config.set_main_option("recursive_version_locations", str(settings.recursive_version_locations).lower())
-    config.set_main_option("file_template", "%%(rev)s")
     config.attributes["settings"] = settings
     config.attributes["connection"] = connection
     config.attributes["models"] = models
     return config
+
+
+def project_environment(config: Config, scripts: ScriptDirectory, **options) -> EnvironmentContext:
+    """Alembic's ``EnvironmentContext``, whose ``configure()`` (which env.py calls) gets what
+    manage.py needs where env.py does not say otherwise: batch mode and server default
+    comparison, its own tables left out of autogenerate, and always one transaction per
+    migration, which the record of each migration relies on. An env.py that configures a
+    connection other than the one handed in (Alembic's own templates open one of their own) is
+    refused before anything runs: it would run migrations on a database nobody named. (The
+    instance's ``configure`` is replaced, not the class's: Alembic's ``context`` module proxies
+    the instance's attributes.)"""
+    environment = EnvironmentContext(config, scripts, **options)
+    configure, handed = environment.configure, config.attributes.get("connection")
+
+    def configure_for_manage_py(connection=None, **chosen):
+        if handed is not None and connection is not handed:
+            raise CommandError(f"{Path(scripts.dir) / 'env.py'} does not use the connection manage.py hands it, so "
+                               "it would run on a database of its own: use config.attributes.get('connection') when "
+                               "it is set (the Alembic cookbook's connection sharing; 'manage-migrations init' makes "
+                               "the change).")
+        theirs = chosen.get("include_name")
+        return configure(connection=connection, **{
+            "render_as_batch": True, "compare_server_default": True, **chosen, "transaction_per_migration": True,
+            "include_name": include_name if theirs is None else lambda *names: include_name(*names) and theirs(*names)})
+
+    environment.configure = configure_for_manage_py
+    return environment
+
+
+@contextmanager
+def alembic_logs(verbosity: int = 1):
+    """Alembic's INFO lines held back below -v 3: an env.py that calls ``fileConfig`` (Alembic's
+    own templates do) would print them beside Django's lines. Warnings still show."""
+    if verbosity >= 3:
+        yield
+        return
+    before = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(before)
 
 
 def explain(exc: BaseException) -> str:
@@ -140,7 +192,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         parents = scripts.get_revision(first).down_revision
         offline = dict(as_sql=True, starting_rev=(parents if forward else first) or None, destination_rev=first)
     try:
-        with EnvironmentContext(alembic_config(settings, connection, models=False), scripts, fn=alembic_steps, **offline):
+        with project_environment(alembic_config(settings, connection, models=False), scripts, fn=alembic_steps,
+                                 **offline), alembic_logs(console.verbosity):
             scripts.run_env()
         if not sql:
             connection.commit()
@@ -187,7 +240,7 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
 
     The comparison runs through env.py without loading the migration files, which Alembic's
     own ``revision --autogenerate`` would import all of."""
-    from project.autodetector import detect
+    from manage_migrations.autodetector import detect
 
     config = alembic_config(settings, connection, models=metadata is None)
     scripts = ScriptDirectory.from_config(config)
@@ -203,7 +256,7 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
         found.append((changes, rendered))
         return []
 
-    with EnvironmentContext(config, scripts, fn=compare, dont_mutate=True):
+    with project_environment(config, scripts, fn=compare, dont_mutate=True), alembic_logs():
         scripts.run_env()
     return found[0]
 
@@ -229,6 +282,18 @@ def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], 
         depends_on=tuple_rev_as_scalar(depends_on) if depends_on else None, create_date=datetime.now(), comma=format_as_comma,
         message=message, config=alembic_config(settings), **{"upgrades": "", "downgrades": "", "imports": "",
                                                               **(rendered or {})})
+
+
+def write_migration(settings: Settings, path: Path, text: str) -> None:
+    """Write a new migration file, then run the project's ``post_write_hooks`` on it (black,
+    ruff...), as ``alembic revision`` does. ``_run_hooks`` is Alembic's private runner of
+    them: the one way to run them as Alembic does, with its options and token substitution."""
+    from alembic.script import write_hooks
+
+    path.write_text(text)
+    hooks = alembic_config(settings).get_hooks_list()
+    if hooks:
+        write_hooks._run_hooks(path, hooks)
 
 
 def try_migration(settings: Settings, connection, revision: str,

@@ -17,10 +17,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from project import graph, index
-from project.database import cannot_connect, create_engine, current_state, is_async, one_line, where
-from project.output import CommandError, Console
-from project.settings import Settings
+from manage_migrations import graph, index
+from manage_migrations.database import cannot_connect, create_engine, current_state, is_async, one_line, where
+from manage_migrations.output import CommandError, Console
+from manage_migrations.conf import Settings
 
 
 @contextmanager
@@ -175,7 +175,7 @@ def kept_file(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
 def migrate_to(settings: Settings, connection, migrations: list[graph.Migration], heads: tuple[str, ...]) -> None:
     """Bring a scratch database to ``heads``. A migration that fails there is named, with the
     likely reason: a scratch database starts empty."""
-    from project import migrations as alembic
+    from manage_migrations import migrations as alembic
 
     if connection.dialect.name == "sqlite":
         # A scratch file need not survive a crash: no disk flush at each migration's commit. On

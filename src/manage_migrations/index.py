@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from project import cache
-from project.graph import Migration
-from project.output import CommandError
+from manage_migrations import cache
+from manage_migrations.graph import Migration
+from manage_migrations.output import APP_LABEL, CommandError
 
 
 # Alembic's rules for the files of a versions folder (alembic/script/base.py): names ending in
@@ -205,7 +205,7 @@ class Header:
 
 
 def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourceless: bool = False,
-                    recursive: bool = False) -> list[Migration]:
+                    recursive: bool = False, app_label: str = APP_LABEL) -> list[Migration]:
     """Every migration in the folders, in Alembic's load order; two files with one revision id,
     a label used twice, or a name no file has are errors naming them.
 
@@ -244,7 +244,7 @@ def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourcele
                 raise CommandError(f"Migration {header.revision} depends on '{parent}', which no migration file has.")
         depends_on = tuple(dict.fromkeys(declares.get(name, name) for name in header.depends_on))
         migrations.append(Migration(header.revision, header.down_revision, path, depends_on, header.branch_labels,
-                                    header.replaces))
+                                    header.replaces, app_label))
     no_cycles(migrations)
     if fresh != cached:
         cache.save(cache_dir, "index.json", fresh)

@@ -1,8 +1,8 @@
-"""What each command does: one function per command, called by ``project.cli``.
+"""What each command does: one function per command, called by ``manage_migrations.cli``.
 
-Questions about the graph go to ``project.graph`` over the files as ``project.index`` reads
-them. Each function imports what it needs when it needs it: SQLAlchemy (``project.database``)
-only to reach the database, Alembic (``project.migrations``) only where a migration must run or
+Questions about the graph go to ``manage_migrations.graph`` over the files as ``manage_migrations.index`` reads
+them. Each function imports what it needs when it needs it: SQLAlchemy (``manage_migrations.database``)
+only to reach the database, Alembic (``manage_migrations.migrations``) only where a migration must run or
 be compared, so that ``migrate`` with nothing to do never loads Alembic.
 """
 import os
@@ -12,23 +12,23 @@ from typing import NamedTuple
 
 import click
 
-from project import cache, graph, index, naming
-from project.output import APP_LABEL, CommandError, Console
-from project.settings import Settings
+from manage_migrations import cache, graph, index, naming
+from manage_migrations.output import CommandError, Console
+from manage_migrations.conf import Settings
 
 
 def migrations_of(settings: Settings) -> list[graph.Migration]:
     return index.read_migrations(settings.migration_folders, settings.cache_dir, settings.sourceless,
-                                 settings.recursive_version_locations)
+                                 settings.recursive_version_locations, settings.app_label)
 
 
 def squashed_history(settings: Settings, migrations: list[graph.Migration], state: tuple[str, ...]):
     """``squash.history``: the files as they are, unless the database is part-way through what
-    a squashed migration replaces. ``project.squash`` is imported only where a squashed
+    a squashed migration replaces. ``manage_migrations.squash`` is imported only where a squashed
     migration is involved: compiling it is time ``migrate`` at head does not spend."""
     if not graph.part_way(state, migrations):
         return migrations, {}
-    from project import squash
+    from manage_migrations import squash
 
     return squash.history(settings, migrations, state)
 
@@ -52,7 +52,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     only that app's migrations (and what they need). With ``plan`` or ``check``, only say
     what would run; with ``fake_initial``, record without running each initial migration
     whose tables are already there. Returns whether anything was (or would be) run."""
-    from project import database, deploy
+    from manage_migrations import database, deploy
 
     files = migrations_of(settings)
     graph.single_head(files)
@@ -78,7 +78,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         if target is not None:
             named = target
             if record_after:
-                from project import squash
+                from manage_migrations import squash
 
                 named = squash.before_squashed(target, history, record_after)
             wanted, scope = graph.resolve(named, history, current, app)
@@ -100,7 +100,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
         app_of, known = graph.apps(history), {m.revision for m in history}
         everything = scope is None and wanted == planned.heads or scope is not None and target is None
-        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
+        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)}) or [
+            settings.app_label]
         console.operations(wanted, everything, ", ".join(labels))
         try:
             if planned.unknown:
@@ -110,14 +111,14 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                 console.line(f"  Forgetting that {', '.join(revision for revision, _ in planned.left)} did not finish.")
                 deploy.forget_unfinished(connection)
             if planned.record_now:
-                from project import squash
+                from manage_migrations import squash
 
                 squash.record(connection, planned.record_now, console)
             if not steps:
                 console.nothing_to_apply()
                 return bool(planned.unknown or planned.left or planned.record_now)
             faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
-            from project import squash
+            from manage_migrations import squash
 
             with database.durable_at_end(connection):
                 squash.run_steps(settings, connection, history, steps, console, fake, faked, planned.record_after)
@@ -157,14 +158,14 @@ class MigratePlan(NamedTuple):
 def notice_model_changes(settings: Settings, console: Console) -> None:
     """Django's notice after a migrate with nothing to apply: the models have changes that no
     migration holds. A notice, never a failure: a comparison that cannot be made says nothing."""
-    from project.questioner import Quit
+    from manage_migrations.questioner import Quit
 
     try:
         changed = makemigrations(settings, Console(0), check=True, interactive=False)
     except (CommandError, Quit):
         return
     if changed:
-        console.line(f"  Your models in app(s): '{APP_LABEL}' have changes that are not yet reflected in a migration, "
+        console.line(f"  Your models in app(s): '{settings.app_label}' have changes that are not yet reflected in a migration, "
                      "and so won't be applied.")
         console.line("  Run 'manage.py makemigrations' to make new migrations, and then re-run 'manage.py migrate' "
                      "to apply them.")
@@ -198,7 +199,7 @@ def prune(settings: Settings, console: Console) -> None:
     """Django's ``migrate --prune``: forget the applied dates of migrations whose files are gone
     (those a squashed migration replaces, once deleted from migrations/replaced/). A database
     at a revision only a squashed migration knows of is left for migrate to record."""
-    from project import database, squash
+    from manage_migrations import database, squash
 
     migrations = migrations_of(settings)
     recognised = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
@@ -210,7 +211,7 @@ def prune(settings: Settings, console: Console) -> None:
         if not gone:
             console.line("  No migrations to prune.")
         for revision in gone:
-            console.line(f"  Pruning {APP_LABEL}.{revision}", nl=False)
+            console.line(f"  Pruning {settings.app_label}.{revision}", nl=False)
             database.forget_history(connection, revision)
             console.line(console.success(" OK"))
         missing = [revision for revision in database.current_state(connection) if revision not in recognised]
@@ -224,7 +225,7 @@ def prune(settings: Settings, console: Console) -> None:
 def showmigrations(settings: Settings, console: Console, plan: bool = False, apps: tuple[str, ...] = ()) -> None:
     """Django's showmigrations: every migration of each app (of ``apps``, when named) in order,
     marked when applied (and when, at -v 2)."""
-    from project import database, deploy
+    from manage_migrations import database, deploy
 
     migrations = graph.in_order(migrations_of(settings))
     if plan:
@@ -232,7 +233,7 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     app_of = graph.apps(migrations)
     for app in apps:
         app_and_target(migrations, app, None)
-    labels = apps or sorted(set(app_of.values())) or [APP_LABEL]
+    labels = apps or sorted(set(app_of.values())) or [settings.app_label]
 
     def read(connection):
         dates = database.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
@@ -258,7 +259,7 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
 def sqlmigrate(settings: Settings, console: Console, target: str, backwards: bool = False,
                app: str | None = None) -> None:
     """Django's sqlmigrate: the SQL of one migration, from Alembic's offline mode."""
-    from project.migrations import run_steps
+    from manage_migrations.migrations import run_steps
 
     migrations = migrations_of(settings)
     app, _ = app_and_target(migrations, app, None)
@@ -285,7 +286,7 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
     slug = naming.slugify(name) if name is not None else None
     if name is not None and not slug:
         raise CommandError(f"The migration name '{name}' has no letters or digits to use.")
-    from project.questioner import Questioner
+    from manage_migrations.questioner import Questioner
 
     migrations = migrations_of(settings)
     leaves = graph.single_head(migrations)
@@ -303,13 +304,13 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
         return f"{revision}_updated" if replaced and revision == replaced.revision else revision
 
     if empty:
-        from project.migrations import migration_text
+        from manage_migrations.migrations import migration_text, write_migration
 
         revision = name_for([])
         text = migration_text(settings, revision, after.parents, name or "empty")
-        path = after.folder / f"{revision}.py"
+        path = new_file(settings, after.folder, revision)
         if write:
-            path.write_text(text)
+            write_migration(settings, path, text)
         console.new_migration(display_path(path), [], after.app)
     else:
         questioner = Questioner(interactive, dry_run=not write, verbosity=console.verbosity, err=console.scriptable)
@@ -336,7 +337,7 @@ class New:
     def instead_of_latest(cls, settings: Settings, migrations: list[graph.Migration], after: "New"):
         """``makemigrations --update``: the app's latest migration written again, which must be
         applied nowhere this project knows, and hold only what makemigrations writes."""
-        from project import database
+        from manage_migrations import database
 
         latest = next(m for m in migrations if m.revision == after.parents[0]) if after.parents else None
         if latest is None:
@@ -350,23 +351,34 @@ class New:
         if hand_written:
             raise CommandError(f"Cannot update {latest.revision}: it calls {', '.join(hand_written)}, which "
                                "makemigrations does not write. Fold the changes in by hand, or make a new migration.")
-        return cls(after.app, latest.parents, naming.number_of(latest.revision), Path(latest.path).parent), latest
+        number = number_in_app(settings, [m for m in migrations if m != latest], after.app)
+        return cls(after.app, latest.parents, number, Path(latest.path).parent), latest
 
     @classmethod
     def after(cls, settings: Settings, migrations: list[graph.Migration], app: str | None) -> "New":
         heads = graph.app_heads(migrations)
         if app is None:
-            if len(heads) > 1 and APP_LABEL not in heads:
+            if len(heads) > 1 and settings.app_label not in heads:
                 raise CommandError(f"The migrations have several apps ({', '.join(sorted(heads))}): name the one the "
                                    "new migration continues, as in 'python manage.py makemigrations APP_LABEL'.")
-            app = APP_LABEL if len(heads) != 1 else next(iter(heads))
+            app = settings.app_label if len(heads) != 1 else next(iter(heads))
         elif app not in heads:
             raise CommandError(f"No installed app with label '{app}'.")
-        app_of, by_id = graph.apps(migrations), {m.revision: m for m in migrations}
+        by_id = {m.revision: m for m in migrations}
         parents = heads.get(app, ())
         folder = Path(by_id[parents[0]].path).parent if parents else settings.versions_dir
-        number = naming.next_number([m.revision for m in migrations if app_of[m.revision] == app])
-        return cls(app, parents, number, folder)
+        return cls(app, parents, number_in_app(settings, migrations, app), folder)
+
+
+def number_in_app(settings: Settings, migrations: list[graph.Migration], app: str) -> int:
+    """The number a new migration of ``app`` takes: one past the app's (see naming.next_number)."""
+    app_of = graph.apps(migrations)
+    return naming.next_number([(m.revision, m.parents) for m in graph.in_order(migrations) if app_of[m.revision] == app])
+
+
+def new_file(settings: Settings, folder: Path, revision: str) -> Path:
+    """Where a new migration is written: named by the project's Alembic file_template."""
+    return folder / naming.file_name(settings.file_template, revision)
 
 
 def compare_with_models(settings, console, migrations, heads, after: New, questioner, name_for, message, write,
@@ -379,8 +391,8 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
     On SQLite the scratch database is kept in the cache for the next run, under a key of the
     migration files and the library versions that built it; after a successful try it is at
     the new head, and is kept under the new files' key."""
-    from project import database, scratch
-    from project import migrations as alembic
+    from manage_migrations import database, scratch
+    from manage_migrations import migrations as alembic
 
     def compare(connection):
         if scratch_url is not None:
@@ -400,9 +412,9 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
             return None, ""
         revision = name_for(changes.fragments)
         text = alembic.migration_text(settings, revision, after.parents, message or "; ".join(changes.phrases), rendered)
-        path = after.folder / f"{revision}.py"
+        path = new_file(settings, after.folder, revision)
         if write:
-            path.write_text(text)
+            alembic.write_migration(settings, path, text)
         console.new_migration(display_path(path), changes.phrases, after.app)
         if write and replaced is not None:
             Path(replaced.path).unlink()
@@ -445,12 +457,13 @@ def merge(settings: Settings, console: Console, name: str | None = None, interac
                                              "conflict\nwith each other (working on different fields or models)\n"
                                              "Should these migration branches be merged?", default=False):
             continue
-        from project.migrations import migration_text
+        from manage_migrations.migrations import migration_text, write_migration
 
         after = New.after(settings, migrations, app)  # after every head of the app
         revision = naming.revision_id(after.number, naming.slugify(name) if name else naming.merge_name(leaves))
-        path = after.folder / f"{revision}.py"
-        path.write_text(migration_text(settings, revision, after.parents, name or f"merge {', '.join(leaves)}"))
+        path = new_file(settings, after.folder, revision)
+        write_migration(settings, path, migration_text(settings, revision, after.parents,
+                                                       name or f"merge {', '.join(leaves)}"))
         console.line(f"\nCreated new merge migration {display_path(path)}")
         console.path(display_path(path))
 
@@ -462,8 +475,8 @@ MODEL_CHANGES = ("Your models have changes that are not yet reflected in a migra
 def check(settings: Settings, console: Console, with_database: bool = False) -> None:
     """One command for CI: the migration files agree, every one imports, the models have no
     change without a migration, and (with ``with_database``) the database is at head."""
-    from project.migrations import AlembicCommandError, explain, import_errors
-    from project.questioner import Quit
+    from manage_migrations.migrations import AlembicCommandError, explain, import_errors
+    from manage_migrations.questioner import Quit
 
     problems = []
     try:
@@ -481,7 +494,7 @@ def check(settings: Settings, console: Console, with_database: bool = False) -> 
         except (CommandError, AlembicCommandError) as exc:  # e.g. a models module that does not import
             problems.append(explain(exc))
         if not problems and with_database:
-            from project import database
+            from manage_migrations import database
 
             state = database.run(database.database_url(settings), database.current_state)
             missing = graph.plan(migrations, state, heads)

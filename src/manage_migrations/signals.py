@@ -8,13 +8,13 @@ running statement to stop, the way each database lets another thread do it (a ca
 ``sqlite3_interrupt``, ``KILL QUERY``). The statement then fails, and the handler's
 ``Interrupted`` goes up through the command's one error path.
 
-Nothing here imports SQLAlchemy: ``project.database`` adds each connection it checks out.
+Nothing here imports SQLAlchemy: ``manage_migrations.database`` adds each connection it checks out.
 """
 import os
 import signal
 import threading
 
-from project.output import Interrupted
+from manage_migrations.output import Interrupted
 
 # How to stop the statement each checked-out connection runs, by connection: a callable the
 # database's driver makes safe to call from another thread.

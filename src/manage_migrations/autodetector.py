@@ -28,8 +28,8 @@ from alembic_postgresql_enum.add_postgres_using_to_text import PostgresUsingAlte
 from alembic_postgresql_enum.operations import CreateEnumOp, DropEnumOp, SyncEnumValuesOp
 from sqlalchemy.dialects import postgresql
 
-from project.output import CommandError
-from project.questioner import NOT_PROVIDED, Questioner
+from manage_migrations.output import CommandError
+from manage_migrations.questioner import NOT_PROVIDED, Questioner
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""A Django-style ``manage.py`` over Alembic, with a sample hotel booking app."""
