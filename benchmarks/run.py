@@ -71,7 +71,8 @@ def downgrade() -> None:
 
 def generate_project(folder: Path, count: int) -> Path:
     """This project with ``count`` generated migrations and matching models."""
-    shutil.copy2(REPO / "manage.py", folder / "manage.py")
+    for name in ("manage.py", "pyproject.toml"):  # the settings name pyproject.toml's [tool.alembic]
+        shutil.copy2(REPO / name, folder / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.sqlite3", ".env", "versions")
     for name in ("project", "migrations"):
         shutil.copytree(REPO / name, folder / name, ignore=ignore)

@@ -84,6 +84,7 @@ def make_settings():
         config = Path(base_dir) / "pyproject.toml"
         moved = alembic_options(config, Path(base_dir)) if config.exists() else {
             "migrations_dir": Path(base_dir) / "migrations", "config_file": None}
+        moved.pop("sqlalchemy_url", None)
         return dataclasses.replace(settings, base_dir=Path(base_dir), **moved)
 
     return make

@@ -373,7 +373,7 @@ class New:
 def number_in_app(settings: Settings, migrations: list[graph.Migration], app: str) -> int:
     """The number a new migration of ``app`` takes: one past the app's (see naming.next_number)."""
     app_of = graph.apps(migrations)
-    return naming.next_number([(m.revision, m.parents) for m in graph.in_order(migrations) if app_of[m.revision] == app])
+    return naming.next_number([m.revision for m in migrations if app_of[m.revision] == app])
 
 
 def new_file(settings: Settings, folder: Path, revision: str) -> Path:

@@ -102,7 +102,7 @@ def settings_from(module, env_file: Path | None = None, config_file: Path | None
     alembic = alembic_options(base_dir / config_file if config_file else None, base_dir)
     on_sys_path(alembic["prepend_sys_path"])  # as Alembic: before anything of the app is imported
     packages = getattr(module, "MODEL_PACKAGES", ())
-    in_config = alembic.pop("database_url")
+    in_config = alembic.pop("sqlalchemy_url")
     return Settings(
         base_dir=base_dir, database_url=database_url_of(module, env_file, file_values, environ, in_config),
         x_arguments=tuple(x_arguments), models=getattr(module, "MODELS", None),
@@ -199,7 +199,7 @@ def alembic_options(config_file: Path | None, base_dir: Path) -> dict:
         locations = split_paths(locations, separator)
     truth = ("true", "1", "yes", "on")
     return dict(config_file=config_file.resolve(), migrations_dir=path(options["script_location"]),
-                database_url=None if options.get("sqlalchemy.url") in (None, "", PLACEHOLDER_URL) else
+                sqlalchemy_url=None if options.get("sqlalchemy.url") in (None, "", PLACEHOLDER_URL) else
                 options["sqlalchemy.url"],
                 version_locations=tuple(map(path, locations)),
                 sourceless=str(options.get("sourceless", False)).lower() in truth,

@@ -27,15 +27,12 @@ def number_of(revision: str) -> int:
     return int(digits.group(1)) if digits else 0
 
 
-def next_number(migrations) -> int:
-    """One past the highest number of an app's migrations, given as ``(revision, parents)``
-    pairs, parents first. A migration's number is its name's; one whose id has none (Alembic's
-    hex) counts one past its parents', so numbering goes on after four hex-id migrations at
-    0005, as after 0001 to 0004."""
-    numbers: dict[str, int] = {}
-    for revision, parents in migrations:
-        numbers[revision] = number_of(revision) or 1 + max((numbers.get(p, 0) for p in parents), default=0)
-    return max(numbers.values(), default=0) + 1
+def next_number(revisions) -> int:
+    """Django's: one past the highest number among ``revisions`` (an app's), whatever ids sit
+    between. An app none of whose ids has a number (an Alembic project's hex ids) goes on one
+    past their count: 0005 after four."""
+    numbers = [number_of(revision) for revision in revisions]
+    return max(numbers) + 1 if any(numbers) else len(numbers) + 1
 
 
 def file_name(template: str, revision: str, now: datetime | None = None) -> str:

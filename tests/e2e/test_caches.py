@@ -26,7 +26,7 @@ def name_length_from(project, source: str) -> None:
     hotels = project / "project" / "models" / "hotels.py"
     hotels.write_text(hotels.read_text().replace("String(200)", f"String({source})")
                       .replace("from sqlalchemy import String", "import json, os\nfrom pathlib import Path\n"
-                               "from sqlalchemy import String\nfrom manage_migrations import settings"))
+                               "from sqlalchemy import String\nfrom project import settings"))
 
 
 def test_a_settings_constant_is_seen_after_a_clean_run(project_copy, run_manage, sqlite_url):

@@ -676,7 +676,7 @@ def test_a_start_after_end_is_refused_with_djangos_message(unsquashed, run_manag
     nothing written or moved."""
     before = files(unsquashed / "migrations")
     message = (f"CommandError: The migration '{FOLLOWERS[0]}' cannot be found. Maybe it comes after the migration "
-               f"'{END}'?\nHave a look at:\n  python manage.py showmigrations migrations\nto debug this issue.\n")
+               f"'{END}'?\nHave a look at:\n  python manage.py showmigrations project\nto debug this issue.\n")
 
     for args in (["0026", "0025"], ["project", "0026", "0025"]):
         refused = run_manage(unsquashed, "squashmigrations", *args, "--noinput", database_url=sqlite_url)

@@ -33,10 +33,10 @@ def execute(url: str, statement: str, **params):
 
 
 @pytest.mark.parametrize("dotenv, expected", [
-    ("DATABASE_URL=\n", "DATABASE_URL in {env} is set but empty: give it a database URL, or unset it to use db.sqlite3."),
-    ("DATABASE_URL='   '\n", "DATABASE_URL in {env} is set but empty: give it a database URL, or unset it to use db.sqlite3."),
+    ("DATABASE_URL=\n", "DATABASE_URL in {env} is set but empty: give it a database URL, or unset it to use DEFAULT_DATABASE_URL."),
+    ("DATABASE_URL='   '\n", "DATABASE_URL in {env} is set but empty: give it a database URL, or unset it to use DEFAULT_DATABASE_URL."),
     ("# settings\nDEBUG=1\nthis line is not a setting\n", "{env}, line 3: python-dotenv cannot parse this line."),
-    ("DATABSE_URL=postgresql://app@db/hotels\n", "{env} sets DATABSE_URL, not DATABASE_URL: correct the name, or remove it to use db.sqlite3."),
+    ("DATABSE_URL=postgresql://app@db/hotels\n", "{env} sets DATABSE_URL, not DATABASE_URL: correct the name, or remove it to use DEFAULT_DATABASE_URL."),
     (b"\xff\xfe\x00binary", "Cannot read {env}: it is not UTF-8 text."),
 ], ids=["empty", "blank", "unparsable line", "misspelt name", "binary"])
 def test_a_dotenv_that_cannot_be_trusted_is_an_error(project_copy, run_manage, dotenv, expected):
@@ -59,7 +59,7 @@ def test_an_empty_database_url_in_the_environment_is_an_error(project_copy, run_
     for value in ("", "  "):
         result = run_manage(project_copy, "migrate", env={"DATABASE_URL": value})
         assert one_error(result) == ("CommandError: DATABASE_URL in the environment is set but empty: "
-                                     "give it a database URL, or unset it to use db.sqlite3.")
+                                     "give it a database URL, or unset it to use DEFAULT_DATABASE_URL.")
     assert not (project_copy / "db.sqlite3").exists()
 
 

@@ -49,7 +49,7 @@ def test_conflict_then_merge_then_migrate(project_copy, run_manage, database_url
 
     assert merged.returncode == 0, merged.stderr
     assert merged.stdout.splitlines() == [
-        "Merging migrations",
+        "Merging project",
         "  Branch 0005_add_phone",
         "    + Add column phone to users",
         "  Branch 0005_add_rating",

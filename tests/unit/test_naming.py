@@ -71,23 +71,22 @@ def test_number_of_alembic_hex_id_starting_with_digits_is_zero(revision):
 
 
 @pytest.mark.parametrize(
-    "migrations, expected",
+    "revisions, expected",
     [
         ((), 1),
-        ((("0001_create_table_hotels", ()),), 2),
-        ((("0004_make_email_unique", ("0003_add_users",)),), 5),
-        ((("0004_x", ()), ("0007_y", ())), 8),
-        ((("0007_y", ()), ("0004_x", ())), 8),
-        ((("ae1027a6acf5", ()),), 2),
-        ((("ae1027a6acf5", ()), ("0003_c", ("ae1027a6acf5",))), 4),
-        # Four hex ids (an existing Alembic project), then Django's numbering goes on at 0005.
-        ((("a1", ()), ("b2", ("a1",)), ("c3", ("b2",)), ("d4", ("c3",))), 5),
-        # A hex id after a numbered one counts one past it.
-        ((("0007_y", ()), ("e5f6", ("0007_y",))), 9),
+        (("0001_create_table_hotels",), 2),
+        (("0004_make_email_unique",), 5),
+        (("0004_x", "0007_y"), 8),
+        (("0007_y", "0004_x"), 8),
+        (("ae1027a6acf5", "0003_c"), 4),
+        (("0007_y", "e5f6a1b2c3d4"), 8),  # a teammate's `alembic revision` after 0007: still 0008
+        (("ae1027a6acf5",), 2),
+        # Four hex ids (an existing Alembic project): Django's numbering goes on at 0005.
+        (("4f2a9c1e7b30", "8d13b6e0a5c2", "c7e5f0a2d914", "2b9d4e6f1a87"), 5),
     ],
 )
-def test_next_number(migrations, expected):
-    assert next_number(migrations) == expected
+def test_next_number(revisions, expected):
+    assert next_number(revisions) == expected
 
 
 @pytest.mark.parametrize("template, expected", [
