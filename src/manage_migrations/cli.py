@@ -1,8 +1,8 @@
 """The command line of ``manage.py`` and ``manage-migrations``: Django's management commands as
 a Click group.
 
-Each command only parses its options and calls one function of ``manage_migrations.commands`` (or
-``manage_migrations.database``). Everything but Click is imported inside the functions that use
+Each command only parses its options and calls one function of its module in
+``manage_migrations.commands``. Everything but Click is imported inside the functions that use
 it, so that ``--help`` costs Python's start-up and Click alone; the project's settings are read
 when a command first needs them.
 """
@@ -61,7 +61,7 @@ database_option = click.option(
 
 def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of migration names, from the files (nothing is imported)."""
-    from manage_migrations.commands import migrations_of
+    from manage_migrations.loader import migrations_of
     from manage_migrations.output import CommandError
 
     try:
@@ -158,8 +158,10 @@ def settings(ctx: click.Context | None = None):
     if root.obj is None:
         from manage_migrations.conf import load_settings
 
-        meta = root.meta
-        root.obj = load_settings(meta.get("settings"), meta.get("env_file"), meta.get("config"), meta.get("x", ()))
+        given = root.params  # parsed already when a command, or shell completion, asks
+        config = given.get("config")
+        root.obj = load_settings(given.get("settings_module"), given.get("env_file"), config and config.resolve(),
+                                 given.get("x_arguments", ()))
     return root.obj
 
 
@@ -190,7 +192,6 @@ def add_pythonpath(ctx: click.Context, param: click.Parameter, value: str | None
 def cli(ctx: click.Context, settings_module: str | None, config: Path | None, x_arguments: tuple[str, ...],
         env_file: Path | None):
     """Django-style database migrations for this project, run by Alembic."""
-    ctx.meta.update(settings=settings_module, env_file=env_file, config=config and config.resolve(), x=x_arguments)
     if ctx.invoked_subcommand is None:  # as Django's manage.py: the help, and exit 0
         click.echo(ctx.get_help())
 
@@ -227,13 +228,13 @@ def help_command(ctx: click.Context, command_name: str | None):
 @common_options
 def makemigrations(app_label, name, empty, dry_run, check, merge, update, scriptable, interactive):
     """Creates a new migration from the changes to the models, continuing APP_LABEL (a branch
-    label; by default the one app, or `migrations`)."""
-    from manage_migrations import commands
+    label; by default the project's own app)."""
+    from manage_migrations.commands import makemigrations as command
 
     out = console(scriptable)
     if merge:
-        commands.merge(settings(), out, name=name, interactive=interactive)
-    elif commands.makemigrations(settings(), out, name=name, empty=empty, dry_run=dry_run, check=check,
+        command.merge(settings(), out, name=name, interactive=interactive)
+    elif command.makemigrations(settings(), out, name=name, empty=empty, dry_run=dry_run, check=check,
                                  interactive=interactive, app=app_label, update=update) and check:
         raise SystemExit(1)
 
@@ -255,22 +256,24 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
             table_lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
-    As in Django, APP_LABEL alone migrates one app (a branch label; `migrations` for the
-    migrations without one), and APP_LABEL TARGET brings it to TARGET. TARGET is a migration
+    As in Django, APP_LABEL alone migrates one app (a branch label, or the project's app label
+    for the migrations without one), and APP_LABEL TARGET brings it to TARGET. TARGET is a migration
     name or a unique prefix of it (0002), or one of Alembic's: heads, head, base, a relative
     move (+1, -1, 0003-1, base+3), label@head, label@base, label@0002, label@-1, 0002@head.
     """
-    from manage_migrations import commands
+    from manage_migrations.commands import migrate as command
 
     if prune:
-        return commands.prune(settings(), console())
-    pending = commands.migrate(with_table_lock_timeout(table_lock_timeout), console(), fake=fake,
+        return command.prune(settings(), console())
+    pending = command.migrate(with_table_lock_timeout(table_lock_timeout), console(), fake=fake,
                                fake_initial=fake_initial, lock_timeout=lock_timeout, plan=plan, check=check_unapplied,
                                **split_app_label(app_label, target))
     if check_unapplied and pending:
         raise SystemExit(1)
     if not (pending or plan or check_unapplied or fake) and sys.stdout.isatty():  # a developer, not a deploy
-        commands.notice_model_changes(settings(), console())
+        from manage_migrations.commands.makemigrations import notice_model_changes
+
+        notice_model_changes(settings(), console())
 
 
 @cli.command()
@@ -282,11 +285,11 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
 def squashmigrations(names, squashed_name, interactive):
     """Squashes the migrations of an app from START_MIGRATION_NAME (by default its first) up to
     MIGRATION_NAME into one; the replaced files move to migrations/replaced/."""
-    from manage_migrations import squash
+    from manage_migrations.commands.squashmigrations import squashmigrations
 
     if len(names) > 3:
         raise click.UsageError(f"Got unexpected extra argument ({names[3]})")
-    squash.squashmigrations(settings(), console(), names, squashed_name, interactive)
+    squashmigrations(settings(), console(), names, squashed_name, interactive)
 
 
 @cli.command()
@@ -299,9 +302,9 @@ def squashmigrations(names, squashed_name, interactive):
 def showmigrations(app_labels, plan):
     """Shows the migrations of each app (of APP_LABELS, when given) and whether they are applied
     ([X]) or not ([ ]); -v 2 adds when."""
-    from manage_migrations import commands
+    from manage_migrations.commands.showmigrations import showmigrations
 
-    commands.showmigrations(settings(), console(), plan=plan, apps=app_labels)
+    showmigrations(settings(), console(), plan=plan, apps=app_labels)
 
 
 @cli.command(cls=TargetCommand)
@@ -312,9 +315,9 @@ def showmigrations(app_labels, plan):
 @common_options
 def fake(app_label, target, lock_timeout):
     """Marks the database as being at TARGET without running any migration (Alembic's stamp)."""
-    from manage_migrations import commands
+    from manage_migrations.commands.migrate import migrate
 
-    commands.migrate(settings(), console(), fake=True, lock_timeout=lock_timeout, **split_app_label(app_label, target))
+    migrate(settings(), console(), fake=True, lock_timeout=lock_timeout, **split_app_label(app_label, target))
 
 
 @cli.command()
@@ -325,10 +328,10 @@ def fake(app_label, target, lock_timeout):
 @common_options
 def sqlmigrate(app_label, migration_name, backwards):
     """Prints the SQL statements for the named migration, for the configured database."""
-    from manage_migrations import commands
+    from manage_migrations.commands.sqlmigrate import sqlmigrate
 
     names = split_app_label(app_label, migration_name)
-    commands.sqlmigrate(settings(), console(), names["target"], backwards=backwards, app=names["app"])
+    sqlmigrate(settings(), console(), names["target"], backwards=backwards, app=names["app"])
 
 
 @cli.command()
@@ -337,8 +340,9 @@ def sqlmigrate(app_label, migration_name, backwards):
 def dbshell():
     """Runs the command-line client for the configured database (psql, sqlite3, mysql)."""
     from manage_migrations import database
+    from manage_migrations.commands.dbshell import dbshell
 
-    raise SystemExit(database.dbshell(database.database_url(settings())))
+    raise SystemExit(dbshell(database.database_url(settings())))
 
 
 @cli.command()
@@ -347,9 +351,9 @@ def dbshell():
 @common_options
 def check(databases):
     """Checks the migration files and models for problems, for CI: exits 1 when there are any."""
-    from manage_migrations import commands
+    from manage_migrations.commands.check import check
 
-    commands.check(settings(), console(), with_database=bool(databases))
+    check(settings(), console(), with_database=bool(databases))
 
 
 @cli.command()
@@ -359,7 +363,7 @@ def check(databases):
 def startproject(name, directory):
     """Creates a project NAME in DIRECTORY (by default a new folder NAME here): manage.py, NAME/ with
     the settings and models, migrations/, alembic.ini, .env.example and tests/."""
-    from manage_migrations.startproject import startproject as start
+    from manage_migrations.commands.startproject import startproject as start
 
     start(console(), name, directory)
 
@@ -378,9 +382,9 @@ def init_command(ctx, config_file, models, database_url):
     """Adds manage.py to the existing Alembic project in this folder: writes manage.py and
     manage_settings.py from what its Alembic config and env.py say, and makes env.py use the
     connection manage.py hands it (showing the change)."""
-    from manage_migrations.adopt import init
+    from manage_migrations.commands.init import init
 
-    config_file = config_file or ctx.find_root().meta.get("config")
+    config_file = config_file or ctx.find_root().params.get("config")
     init(console(), Path.cwd(), config_file and config_file.resolve(), models, database_url)
 
 

@@ -151,8 +151,9 @@ def database_url_of(module, env_file: Path, file_values: dict, environ, in_confi
     if url is not None and not url.strip():
         raise CommandError(f"{where} is set but empty: give it a database URL, or unset it {instead}.")
     if url is None and not default:
-        raise CommandError(f"No database: set DATABASE_URL in the environment or in {env_file}, or "
-                           f"DEFAULT_DATABASE_URL or DATABASE_URL_FROM in the settings ({module.__name__}).")
+        raise CommandError(f"No database: set DATABASE_URL in the environment or in {env_file}, sqlalchemy.url in "
+                           f"the Alembic config, or DEFAULT_DATABASE_URL or DATABASE_URL_FROM in the settings "
+                           f"({module.__name__}).")
     return url or default
 
 
@@ -292,8 +293,8 @@ def load_models(settings: Settings, everything: bool = True):
     import sqlalchemy as sa
 
     if not settings.models:
-        raise CommandError("The settings name no MODELS ('module:attribute' of a declarative base or a MetaData), "
-                           "which makemigrations compares with.")
+        raise CommandError("The settings name no MODELS ('module:attribute' of a declarative base or a MetaData): "
+                           "give the models' module and attribute.")
     if everything:
         for package in settings.model_packages:
             import_all(package)

@@ -1,5 +1,5 @@
-"""Connections to the configured database: URLs, engines, the version table, the deploy lock,
-and the one-line errors when any of it fails (scratch databases are in ``manage_migrations.scratch``).
+"""Connections to the configured database: URLs, engines, and the one-line errors when any of it
+fails (what is recorded there is in ``recorder``, scratch databases in ``scratch``).
 
 Only commands that touch the database import this module (it imports SQLAlchemy). The
 work of a command is a function of one synchronous Connection; ``run`` hands it one, also
@@ -7,13 +7,8 @@ for async drivers (through ``run_sync``), so env.py and the migrations never see
 """
 import asyncio
 import importlib.util
-import os
 import re
-import shutil
-import signal
-import subprocess
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,15 +21,6 @@ from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
 CONNECT_TIMEOUT = 10
-READ_LOCK_TIMEOUT = 5  # seconds a read of alembic_version waits behind another session's lock
-VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
-# When each migration was applied, which alembic_version does not keep (Django's
-# django_migrations). manage.py writes it in the same transaction as the version table.
-HISTORY = sa.Table(
-    "manage_migrations", sa.MetaData(),
-    sa.Column("revision", sa.String(255), primary_key=True),
-    sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
-)
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 
@@ -89,33 +75,6 @@ def one_line(exc: BaseException) -> str:
     return " ".join([first, *(" ".join(line.split()) for line in advice)])
 
 
-def current_state(connection: sa.Connection) -> tuple[str, ...]:
-    """The heads recorded in ``alembic_version``, read without loading Alembic; the read
-    transaction is closed so that each migration can run in a transaction of its own.
-
-    The read waits at most READ_LOCK_TIMEOUT seconds behind another session's lock on the table
-    (a readiness probe must answer, not hang), then stops in one line naming who holds it."""
-    state, backend = (), connection.dialect.name
-    try:
-        if backend == "postgresql":
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{READ_LOCK_TIMEOUT}s'")
-        elif backend in ("mysql", "mariadb"):
-            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {READ_LOCK_TIMEOUT}")
-        if sa.inspect(connection).has_table(VERSION_TABLE):  # SQLite's busy wait (5 s) may end here
-            state = tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
-    except sa.exc.OperationalError as exc:
-        if not is_lock_wait(exc):
-            raise
-        connection.rollback()
-        raise CommandError(f"{VERSION_TABLE} has been locked by another session for over {READ_LOCK_TIMEOUT} s"
-                           f"{lock_holders(connection, VERSION_TABLE)}; nothing was done.") from None
-    finally:
-        if backend in ("mysql", "mariadb"):
-            connection.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
-    connection.rollback()
-    return state
-
-
 def is_lock_wait(exc: BaseException) -> bool:
     """Whether an error is a wait for a lock that ran out (PostgreSQL, MariaDB, SQLite)."""
     return isinstance(exc, sa.exc.OperationalError) and any(
@@ -144,65 +103,6 @@ def lock_holders(connection: sa.Connection, table: str) -> str:
     holders = [f"pid {pid}" + (f" '{name}'" if name else "") + (f", for {age:.0f} s" if age is not None else "")
                for pid, name, age in rows]
     return f" (held by {'; '.join(holders)})" if holders else ""
-
-
-def forget_versions(connection: sa.Connection) -> None:
-    """Empty ``alembic_version``, as Alembic's ``stamp --purge`` does, in a transaction of its own."""
-    connection.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
-    connection.commit()
-
-
-def replace_version(connection: sa.Connection, old: str, new: str) -> None:
-    """Record ``new`` in ``old``'s place, with today's date in the history, in one transaction."""
-    connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = :new WHERE version_num = :old"),
-                       {"new": new, "old": old})
-    HISTORY.create(connection, checkfirst=True)
-    connection.execute(HISTORY.delete().where(HISTORY.c.revision == new))
-    connection.execute(HISTORY.insert(), {"revision": new, "applied": datetime.now(timezone.utc)})
-    connection.commit()
-
-
-def forget_history(connection: sa.Connection, revision: str) -> None:
-    connection.execute(HISTORY.delete().where(HISTORY.c.revision == revision))
-    connection.commit()
-
-
-# Django's migration names can be longer than the 32 characters Alembic gives its version column.
-VERSION_LENGTH = 255
-
-
-def ensure_version_table(connection: sa.Connection) -> None:
-    """Make ``alembic_version`` (and our history table) hold names of up to 255 characters:
-    created so before Alembic would create it with 32, or widened where an older run made it.
-    SQLite does not enforce a VARCHAR's length, so only PostgreSQL and MariaDB are altered."""
-    inspector = sa.inspect(connection)
-    if not inspector.has_table(VERSION_TABLE):
-        sa.Table(VERSION_TABLE, sa.MetaData(),
-                 sa.Column("version_num", sa.String(VERSION_LENGTH), nullable=False),
-                 sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc")).create(connection)
-    if connection.dialect.name == "sqlite":
-        return
-    for table, column in ((VERSION_TABLE, "version_num"), (HISTORY.name, "revision")):
-        if inspector.has_table(table):
-            length = next(c["type"].length for c in inspector.get_columns(table) if c["name"] == column)
-            if length is not None and length < VERSION_LENGTH:
-                from alembic.operations import Operations  # env.py calls this: Alembic is loaded
-                from alembic.runtime.migration import MigrationContext
-
-                Operations(MigrationContext.configure(connection)).alter_column(
-                    table, column, type_=sa.String(VERSION_LENGTH), existing_type=sa.String(length),
-                    existing_nullable=False)
-
-
-def applied_dates(connection: sa.Connection) -> dict:
-    """When each applied migration ran, as far as manage.py recorded it."""
-    dates = {}
-    if sa.inspect(connection).has_table(HISTORY.name):
-        for revision, applied in connection.execute(sa.select(HISTORY.c.revision, HISTORY.c.applied)):
-            # In UTC, as Django shows them, whatever the session's time zone (SQLite keeps UTC).
-            dates[revision] = applied.astimezone(timezone.utc) if applied.tzinfo else applied
-    connection.rollback()
-    return dates
 
 
 def is_async(url: URL) -> bool:
@@ -341,30 +241,3 @@ def durable_at_end(connection: sa.Connection):
         connection.commit()
 
 
-def dbshell(url: URL) -> int:
-    """Django's dbshell: the database's own client on this database. The password goes to the
-    client through its environment (PGPASSWORD, MYSQL_PWD), never on its command line."""
-    backend = url.get_backend_name()
-    secret = {}
-    if backend == "sqlite":
-        args = ["sqlite3", url.database or ":memory:"]
-    elif backend == "postgresql":
-        args = ["psql", *_flags(("-h", url.host), ("-p", url.port), ("-U", url.username)), url.database or "postgres"]
-        secret = {"PGPASSWORD": url.password} if url.password else {}
-    elif backend in ("mysql", "mariadb"):
-        args = ["mysql", *_flags(("-h", url.host), ("-P", url.port), ("-u", url.username)), *([url.database] if url.database else [])]
-        secret = {"MYSQL_PWD": url.password} if url.password else {}
-    else:
-        raise CommandError(f"dbshell does not know the client for {backend}.")
-    if shutil.which(args[0]) is None:
-        raise CommandError(f"You appear not to have the '{args[0]}' program installed or on your path.")
-    # Ctrl-C belongs to the client while it runs (it cancels a query there), as in Django's dbshell.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return subprocess.run(args, env={**os.environ, **secret}).returncode
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _flags(*pairs) -> list[str]:
-    return [str(part) for flag, value in pairs if value for part in (flag, value)]

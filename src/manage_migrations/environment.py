@@ -10,16 +10,10 @@ import logging
 
 import sqlalchemy as sa
 
-from manage_migrations import conf, database
-from manage_migrations.deploy import UNFINISHED
-
-# The tables manage.py keeps its records in: not models, so autogenerate leaves them alone.
-OWN_TABLES = frozenset({database.HISTORY.name, UNFINISHED.name})
-
-
-def include_name(name, type_, parent_names) -> bool:
-    """Alembic's ``include_name`` hook that leaves manage.py's own tables out of autogenerate."""
-    return not (type_ == "table" and name in OWN_TABLES)
+from manage_migrations import conf, database, graph, recorder
+from manage_migrations.loader import migrations_of
+from manage_migrations.output import Console
+from manage_migrations.recorder import include_name  # noqa: F401  for env.py: manage.py's own tables left out
 
 
 def settings(config, module_name: str) -> conf.Settings:
@@ -54,11 +48,9 @@ def run_online(config, settings: conf.Settings, run_migrations) -> None:
         return run_migrations(handed)
 
     def own(connection):
-        database.ensure_version_table(connection)  # names longer than Alembic's 32 characters
+        recorder.ensure_version_table(connection)  # names longer than Alembic's 32 characters
         connection.commit()
-        from manage_migrations import squash  # as manage.py migrate: a database at END of a squash is at it
-
-        squash.record_replaced(settings, connection)
+        record_replaced(settings, connection)  # as manage.py migrate: a database at END of a squash is at it
         run_migrations(connection)
         connection.commit()
 
@@ -75,3 +67,10 @@ async def _run_async(engine, work) -> None:
     async with engine.connect() as connection:
         await connection.run_sync(work)
     await engine.dispose()  # its pooled connections belong to this event loop, which ends here
+
+
+def record_replaced(settings: conf.Settings, connection) -> None:
+    """For the plain alembic command: a database at the last migration a squashed one replaces
+    is recorded at the squashed one, as ``migrate`` does, before Alembic looks for its revision."""
+    squashed = graph.squashed_in(recorder.current_state(connection), migrations_of(settings))
+    recorder.record_squashed(connection, squashed, Console(0))

@@ -374,3 +374,14 @@ def plan(migrations: list[Migration], current: tuple[str, ...], target: tuple[st
     backward = [(revision, False) for revision in newest_first(migrations, drop, current)]
     forward = [(revision, True) for revision in reversed(newest_first(migrations, need, target))]
     return backward + forward
+
+
+def app_and_target(migrations: list[Migration], app: str | None, target: str | None):
+    """Django's ``APP [MIGRATION]``: a lone word that names an app is the app, anything else a
+    target (a migration, or one of Alembic's forms)."""
+    labels = set(apps(migrations).values())
+    if app is None and target in labels:
+        return target, None
+    if app is not None and app not in labels:
+        raise CommandError(f"No installed app with label '{app}'.")
+    return app, target

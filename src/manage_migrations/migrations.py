@@ -8,11 +8,10 @@ Alembic config names: what manage.py needs of it is given to its ``configure()``
 """
 import logging
 import os
-import signal
-import time
-from contextlib import contextmanager
+import sys
+from contextlib import contextmanager, redirect_stdout
 from argparse import Namespace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,18 +20,16 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError as AlembicCommandError
 from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma
 from mako.template import Template
 
-from manage_migrations import database, deploy
-from manage_migrations.environment import include_name
-from manage_migrations.index import files_of, load_module
-from manage_migrations.database import HISTORY
-from manage_migrations.output import CommandError, Console, Interrupted
+from manage_migrations import database
+from manage_migrations.loader import files_of, load_module
+from manage_migrations.recorder import include_name
+from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
 
@@ -124,114 +121,6 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
     return scripts
 
 
-class StepFailed(CommandError):
-    """A migration that failed while running; ``reason`` is the error in one line."""
-
-    def __init__(self, revision: str, reason: str, sql: bool = False, error: BaseException | None = None):
-        self.revision, self.reason = revision, reason
-        self.lock_wait = error is not None and database.is_lock_wait(error)  # worth another try
-        self.table = database.waited_table(error) if self.lock_wait else None
-        what = f"Cannot write the SQL of {revision}" if sql else f"Migration {revision} failed"
-        super().__init__(f"{what}: {reason}")
-
-
-def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
-              lock_timeout: float | None = None, scripts: ScriptDirectory | None = None,
-              faked: frozenset = frozenset()) -> None:
-    """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
-    with ``sql``, print their SQL instead (Alembic's offline mode).
-
-    Alembic consumes the step generator lazily, so "Applying X..." is printed just before X
-    runs and " OK" once its transaction (with the version-table update) has committed. With
-    ``lock_timeout``, each migration waits at most that long for a lock another session holds.
-    ``scripts`` are the migration files as ``load_scripts`` loaded them, to load them once for
-    several runs. The migrations in ``faked`` are recorded without running (``--fake-initial``).
-    """
-    scripts = scripts or load_scripts(settings)
-    if not sql:
-        database.ensure_version_table(connection)
-        HISTORY.create(connection, checkfirst=True)
-        # Rows the plain alembic command left behind for what it unapplied: gone before we start.
-        connection.execute(HISTORY.delete().where(HISTORY.c.revision.in_([r for r, forward in steps if forward])))
-        connection.commit()
-        if lock_timeout and connection.dialect.name in ("mysql", "mariadb"):
-            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, round(lock_timeout))}")
-            connection.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(lock_timeout))}")
-        if console.verbosity >= 3:
-            sa.event.listen(connection, "before_cursor_execute",
-                            lambda conn, cursor, statement, *args: console.sql(statement))
-    running = None
-    marked = not sql and not fake and not deploy.rolls_back_ddl(connection)
-
-    def alembic_steps(heads, context):
-        nonlocal running
-        for revision, forward in steps:
-            running = (revision, forward)
-            if marked:  # committed before the DDL, which MariaDB cannot take back
-                deploy.mark_unfinished(connection, revision, forward)
-            script = scripts.get_revision(revision)
-            if forward:
-                step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
-            else:
-                step = MigrationStep.downgrade_from_script(scripts.revision_map, script)
-            if not sql:
-                wait = lock_timeout if connection.dialect.name == "postgresql" else None
-                skip = fake or revision in faked
-                step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait)
-            console.step_started(revision, forward)
-            started = time.perf_counter()
-            yield step
-            if marked:
-                deploy.mark_unfinished(connection, revision, None)
-            console.step_finished(fake or revision in faked, time.perf_counter() - started)
-            running = None
-
-    offline = {}
-    if sql:
-        first, forward = steps[0]
-        parents = scripts.get_revision(first).down_revision
-        offline = dict(as_sql=True, starting_rev=(parents if forward else first) or None, destination_rev=first)
-    try:
-        with project_environment(alembic_config(settings, connection, models=False), scripts, fn=alembic_steps,
-                                 **offline), alembic_logs(console.verbosity):
-            scripts.run_env()
-        if not sql:
-            connection.commit()
-    except CommandError:
-        raise
-    except (Exception, KeyboardInterrupt) as exc:
-        if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
-            console.line()
-            raise Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT,
-                              running=running) from exc
-        if running is None:
-            raise
-        console.line()
-        raise StepFailed(running[0], explain(exc), sql, exc) from exc
-
-
-# Built once: SQLAlchemy then compiles each once per run, not once per migration.
-RECORD_APPLIED = HISTORY.insert()
-RECORD_UNAPPLIED = HISTORY.delete().where(HISTORY.c.revision == sa.bindparam("gone"))
-
-
-def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None):
-    """The step's work followed by its row in the history table, in the step's transaction;
-    on PostgreSQL, the transaction's ``lock_timeout`` first."""
-
-    def run(**kw):
-        if lock_timeout:
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout * 1000)}ms'")
-        if migration_fn is not None:
-            migration_fn(**kw)
-        if forward:
-            connection.execute(RECORD_APPLIED, {"revision": revision, "applied": datetime.now(timezone.utc)})
-        else:
-            connection.execute(RECORD_UNAPPLIED, {"gone": revision})
-
-    return run
-
-
 def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True,
                  metadata: sa.MetaData | None = None) -> tuple:
     """Compare the models (or ``metadata``) with the database on ``connection``: the
@@ -274,7 +163,7 @@ def migration_text(settings: Settings, revision: str, parents: tuple[str, ...], 
                    rendered: dict | None = None, branch_labels: tuple[str, ...] = (),
                    depends_on: tuple[str, ...] = ()) -> str:
     """A migration file from the project's ``script.py.mako``, as Alembic renders it. The
-    parents are known from the index, so no migration file is imported to find the head."""
+    parents are known from the loader, so no migration file is imported to find the head."""
     template = Template(filename=str(settings.migrations_dir / "script.py.mako"))
     return template.render_unicode(
         up_revision=revision, down_revision=tuple_rev_as_scalar(parents) if parents else None,
@@ -290,24 +179,12 @@ def write_migration(settings: Settings, path: Path, text: str) -> None:
     them: the one way to run them as Alembic does, with its options and token substitution."""
     from alembic.script import write_hooks
 
+    path.parent.mkdir(parents=True, exist_ok=True)  # versions/ as git checks out a new project: absent
     path.write_text(text)
     hooks = alembic_config(settings).get_hooks_list()
     if hooks:
-        write_hooks._run_hooks(path, hooks)
-
-
-def try_migration(settings: Settings, connection, revision: str,
-                  afterwards: str = "The file is kept for you to fix.") -> None:
-    """Run a new migration on the scratch database before anyone else does: up, down and up
-    again, so that a migration that cannot run, or cannot be undone, is found now. A failure
-    ends with what becomes of the file (``afterwards``)."""
-    scripts = load_scripts(settings)
-    for forward, step in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
-        try:
-            run_steps(settings, connection, [(revision, forward)], Console(0), scripts=scripts)
-        except StepFailed as failed:
-            raise CommandError(f"Tried {revision} on the scratch database: its {step} failed: "
-                               f"{failed.reason.rstrip('.')}. {afterwards}") from failed
+        with redirect_stdout(sys.stderr):  # Alembic's "Running post write hook" is not a path of ours
+            write_hooks._run_hooks(path, hooks)
 
 
 def import_errors(paths: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ hold 255: see ``database.ensure_version_table``.
 """
 import re
 from datetime import datetime
+from pathlib import Path
 
 MAX_NAME = 52  # Django: past this, the rest of the fragments become "_and_more"
 MAX_MERGE_NAMES = 47  # Django: past this, a merge is named by its timestamp
@@ -85,3 +86,8 @@ def merge_name(heads: tuple[str, ...], now: datetime | None = None) -> str:
 def revision_id(number: int, slug: str) -> str:
     """``0005_slug``: the file's name, and its Alembic revision id."""
     return f"{number:04d}_{slug}"
+
+
+def new_file(settings, folder: Path, revision: str) -> Path:
+    """Where a new migration of a project's ``Settings`` is written: named by its file_template."""
+    return folder / file_name(settings.file_template, revision)

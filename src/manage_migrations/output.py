@@ -4,6 +4,7 @@ Commands and the Alembic glue call a ``Console``; nothing else prints. Verbosity
 Django: 0 prints nothing on success, 1 is the default, 2 adds timings.
 """
 import os
+from pathlib import Path
 
 import click
 
@@ -152,3 +153,9 @@ class Console:
         """With --scriptable, each new file's path is all that goes to stdout."""
         if self.scriptable:
             click.echo(path)
+
+
+def display_path(path: Path) -> str:
+    """Relative to the current folder when inside it, as Django prints new migration files."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative

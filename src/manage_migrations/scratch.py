@@ -17,8 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from manage_migrations import graph, index
-from manage_migrations.database import cannot_connect, create_engine, current_state, is_async, one_line, where
+from manage_migrations import graph, loader
+from manage_migrations.database import cannot_connect, create_engine, is_async, one_line, where
+from manage_migrations.recorder import current_state
 from manage_migrations.output import CommandError, Console
 from manage_migrations.conf import Settings
 
@@ -159,7 +160,7 @@ def kept_file(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
     import alembic
 
     versions = f"{alembic.__version__}:{sa.__version__}:{sqlite3.sqlite_version}"
-    key = index.fingerprint(settings.migrations_dir / "env.py", index.files_of(settings), versions)
+    key = loader.fingerprint(settings.migrations_dir / "env.py", loader.files_of(settings), versions)
     kept = settings.cache_dir / f"scratch-{key}.sqlite3"
     if kept.exists():
         try:
@@ -175,7 +176,7 @@ def kept_file(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
 def migrate_to(settings: Settings, connection, migrations: list[graph.Migration], heads: tuple[str, ...]) -> None:
     """Bring a scratch database to ``heads``. A migration that fails there is named, with the
     likely reason: a scratch database starts empty."""
-    from manage_migrations import migrations as alembic
+    from manage_migrations import executor
 
     if connection.dialect.name == "sqlite":
         # A scratch file need not survive a crash: no disk flush at each migration's commit. On
@@ -184,8 +185,8 @@ def migrate_to(settings: Settings, connection, migrations: list[graph.Migration]
     steps = graph.plan(migrations, current_state(connection), heads)
     try:
         if steps:  # a kept scratch database is at head already: no migration file is loaded
-            alembic.run_steps(settings, connection, steps, Console(0))
-    except alembic.StepFailed as failed:
+            executor.run_steps(settings, connection, steps, Console(0))
+    except executor.StepFailed as failed:
         raise CommandError(f"While building the scratch database from the migrations, {failed.revision} "
                            f"failed: {failed.reason}. The scratch database starts empty: a data migration "
                            "must not assume rows.") from failed

@@ -354,8 +354,7 @@ def test_traceback_shows_the_traceback(manage, args):
 def test_unknown_command_is_a_usage_error(manage):
     result = manage("nope")
     assert result.exit_code == 2
-    assert "No such command 'nope'" in result.stderr
-    assert "Usage:" in result.stderr
+    assert "'nope'" in result.stderr  # Click's sentence around it is Click's
     assert "Traceback" not in result.stderr
 
 

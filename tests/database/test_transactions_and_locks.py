@@ -106,7 +106,7 @@ def deploy_lock_held(database_url):
                     fcntl.flock(lock_file, fcntl.LOCK_EX)
                     yield
             else:
-                from manage_migrations.deploy import LOCK_KEY
+                from manage_migrations.lock import LOCK_KEY
                 holder.exec_driver_sql(f"SELECT pg_advisory_lock({LOCK_KEY})")
                 yield
     finally:

@@ -451,7 +451,7 @@ def test_completion_offers_migration_names_without_importing_sqlalchemy(project_
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"plain,{name}" for name in NAMES]
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
-    assert "manage_migrations.index" in imported  # the profile is really there
+    assert "manage_migrations.loader" in imported  # the profile is really there
     assert not [name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic")]
 
 

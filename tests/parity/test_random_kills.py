@@ -62,7 +62,7 @@ def add_thirty_migrations(project) -> None:
 
 
 def advice(revision: str, forward: bool) -> str:
-    """What migrate says of a migration that did not finish on MariaDB (deploy.unfinished_error)."""
+    """What migrate says of a migration that did not finish on MariaDB (recorder.unfinished_error)."""
     done, undone = (revision, PARENT[revision]) if forward else (PARENT[revision], revision)
     return (f"{'Migration' if forward else 'Unapplying'} {revision} was started and did not finish, and this "
             f"database cannot roll back what it did: if all of it is in, run 'python manage.py fake {done}'; if "

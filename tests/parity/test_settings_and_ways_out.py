@@ -118,11 +118,11 @@ def test_migrate_prune_forgets_migrations_whose_files_are_gone(project_copy, run
 def test_the_mariadb_deploy_lock_is_per_database(project_copy, run_manage, mariadb_url):
     """A migrate holding the deploy lock of another database on the same server (here the
     server's own ``mysql`` database) does not hold up this one's."""
-    from manage_migrations import deploy
+    from manage_migrations import lock
     from manage_migrations.output import Console
 
     other = sa.create_engine(mariadb_url.rsplit("/", 1)[0] + "/mysql", poolclass=sa.pool.NullPool)
-    with other.connect() as connection, deploy.deploy_lock(connection, 1, Console(0)):
+    with other.connect() as connection, lock.deploy_lock(connection, 1, Console(0)):
         result = run_manage(project_copy, "migrate", "--lock-timeout", "1", database_url=mariadb_url)
     other.dispose()
     assert succeeded(result)[-1] == "  Applying 0004_make_email_unique... OK"

@@ -1,7 +1,7 @@
 """The caches only save time: a file that changed in any way is read again."""
 import os
 
-from manage_migrations import cache, index
+from manage_migrations import cache, loader
 
 MIGRATION = '''revision = {revision!r}
 down_revision = {parent!r}
@@ -17,7 +17,7 @@ def test_the_index_notices_added_removed_and_edited_files(tmp_path):
     versions.mkdir()
     write(versions, "0001_a", "0001_a")
     write(versions, "0002_b", "0002_b", "0001_a")
-    assert [m.revision for m in index.read_migrations([versions], kept)] == ["0001_a", "0002_b"]
+    assert [m.revision for m in loader.read_migrations([versions], kept)] == ["0001_a", "0002_b"]
     assert set(cache.load(kept, "index.json")) == {str(versions / "0001_a.py"), str(versions / "0002_b.py")}
 
     write(versions, "0003_c", "0003_c", "0002_x")
@@ -27,7 +27,7 @@ def test_the_index_notices_added_removed_and_edited_files(tmp_path):
     write(versions, "0002_b", "0002_x", "0001_z")  # same length, same name: an edit in place
     os.utime(versions / "0002_b.py", ns=(old_mtime, old_mtime))  # even with the old mtime
 
-    migrations = index.read_migrations([versions], kept)
+    migrations = loader.read_migrations([versions], kept)
 
     assert [(m.revision, m.parents) for m in migrations] == [
         ("0001_z", ()), ("0002_x", ("0001_z",)), ("0003_c", ("0002_x",))]
@@ -38,10 +38,10 @@ def test_the_index_answers_from_the_cache_without_reading_unchanged_files(tmp_pa
     versions, kept = tmp_path / "versions", tmp_path / "cache"
     versions.mkdir()
     write(versions, "0001_a", "0001_a")
-    index.read_migrations([versions], kept)
-    monkeypatch.setattr(index, "read_migration", lambda path: (_ for _ in ()).throw(AssertionError(path)))
+    loader.read_migrations([versions], kept)
+    monkeypatch.setattr(loader, "read_migration", lambda path: (_ for _ in ()).throw(AssertionError(path)))
 
-    assert [m.revision for m in index.read_migrations([versions], kept)] == ["0001_a"]
+    assert [m.revision for m in loader.read_migrations([versions], kept)] == ["0001_a"]
 
 
 def test_a_cache_that_cannot_be_read_or_written_is_no_cache(tmp_path):
@@ -73,7 +73,7 @@ def test_fingerprint_follows_the_content_of_env_py_and_every_migration(tmp_path)
     write(migrations / "versions", "0001_a", "0001_a")
 
     def fingerprint():
-        return index.fingerprint(migrations / "env.py", index.migration_files([migrations / "versions"]))
+        return loader.fingerprint(migrations / "env.py", loader.migration_files([migrations / "versions"]))
 
     first = fingerprint()
     write(migrations / "versions", "0001_a", "0001_b")

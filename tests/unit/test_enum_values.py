@@ -1,9 +1,9 @@
-"""manage_migrations.index.enum_values: the values each enum type has once the migration files have run,
+"""manage_migrations.source.enum_values: the values each enum type has once the migration files have run,
 read from their upgrade() with ``ast``. Every test writes its migration files in tmp_path."""
 import textwrap
 from pathlib import Path
 
-from manage_migrations import index
+from manage_migrations import source
 
 HEADER = '''\
 """{revision}"""
@@ -42,18 +42,18 @@ CREATE_ROOMS = """
 
 
 def test_an_enum_in_create_table_defines_the_type(tmp_path):
-    assert index.enum_values([migration(tmp_path, "0001", CREATE_ROOMS)]) == {"kind": ["a", "b"]}
+    assert source.enum_values([migration(tmp_path, "0001", CREATE_ROOMS)]) == {"kind": ["a", "b"]}
 
 
 def test_no_files_no_types():
-    assert index.enum_values([]) == {}
+    assert source.enum_values([]) == {}
 
 
 def test_a_postgresql_enum_defines_the_type_too(tmp_path):
     path = migration(tmp_path, "0001", """
         op.add_column('rooms', sa.Column('state', postgresql.ENUM('new', 'open', name='state'), nullable=True))
     """)
-    assert index.enum_values([path]) == {"state": ["new", "open"]}
+    assert source.enum_values([path]) == {"state": ["new", "open"]}
 
 
 def test_the_enum_librarys_create_defines_the_type(tmp_path):
@@ -61,7 +61,7 @@ def test_the_enum_librarys_create_defines_the_type(tmp_path):
     path = migration(tmp_path, "0001", """
         sa.Enum('single', 'double', name='room_kind', schema='public').create(op.get_bind())
     """)
-    assert index.enum_values([path]) == {"room_kind": ["single", "double"]}
+    assert source.enum_values([path]) == {"room_kind": ["single", "double"]}
 
 
 def test_an_enum_in_a_batch_defines_the_type(tmp_path):
@@ -69,14 +69,14 @@ def test_an_enum_in_a_batch_defines_the_type(tmp_path):
         with op.batch_alter_table('rooms', schema=None) as batch_op:
             batch_op.add_column(sa.Column('kind', sa.Enum('x', 'y', 'z', name='kind'), nullable=True))
     """)
-    assert index.enum_values([path]) == {"kind": ["x", "y", "z"]}
+    assert source.enum_values([path]) == {"kind": ["x", "y", "z"]}
 
 
 def test_an_enum_without_a_name_is_no_type(tmp_path):
     path = migration(tmp_path, "0001", """
         op.add_column('rooms', sa.Column('kind', sa.Enum('a', 'b'), nullable=True))
     """)
-    assert index.enum_values([path]) == {}
+    assert source.enum_values([path]) == {}
 
 
 def test_several_types_in_one_file(tmp_path):
@@ -86,7 +86,7 @@ def test_several_types_in_one_file(tmp_path):
             sa.Column('state', sa.Enum('new', 'old', name='state'), nullable=False),
         )
     """)
-    assert index.enum_values([path]) == {"kind": ["a", "b"], "state": ["new", "old"]}
+    assert source.enum_values([path]) == {"kind": ["a", "b"], "state": ["new", "old"]}
 
 
 def test_add_enum_value_appends(tmp_path):
@@ -98,7 +98,7 @@ def test_add_enum_value_appends(tmp_path):
                      new_value='c',
                  )
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b", "c"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b", "c"]}
 
 
 def test_add_enum_value_twice_appends_in_order(tmp_path):
@@ -107,7 +107,7 @@ def test_add_enum_value_twice_appends_in_order(tmp_path):
                  op.add_enum_value(enum_schema='public', enum_name='kind', new_value='c')
                  op.add_enum_value(enum_schema='public', enum_name='kind', new_value='d')
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b", "c", "d"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b", "c", "d"]}
 
 
 def test_add_enum_value_with_before_value_inserts_it_there(tmp_path):
@@ -125,7 +125,7 @@ def test_add_enum_value_with_before_value_inserts_it_there(tmp_path):
                      before_value='c',
                  )
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b", "c"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b", "c"]}
 
 
 def test_sync_enum_values_replaces_the_values(tmp_path):
@@ -139,7 +139,7 @@ def test_sync_enum_values_replaces_the_values(tmp_path):
                      enum_values_to_rename=[],
                  )
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a"]}
+    assert source.enum_values(paths) == {"kind": ["a"]}
 
 
 def test_a_drop_removes_the_type(tmp_path):
@@ -148,7 +148,7 @@ def test_a_drop_removes_the_type(tmp_path):
                  op.drop_table('rooms')
                  sa.Enum('a', name='kind').drop(op.get_bind())
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {}
+    assert source.enum_values(paths) == {}
 
 
 def test_the_enum_librarys_drop_removes_the_type(tmp_path):
@@ -157,7 +157,7 @@ def test_the_enum_librarys_drop_removes_the_type(tmp_path):
              migration(tmp_path, "0002", """
                  sa.Enum('a', 'b', name='kind', schema='public').drop(op.get_bind())
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {}
+    assert source.enum_values(paths) == {}
 
 
 def test_a_drop_removes_only_its_own_type(tmp_path):
@@ -168,7 +168,7 @@ def test_a_drop_removes_only_its_own_type(tmp_path):
                  )
              """),
              migration(tmp_path, "0002", "sa.Enum('a', name='kind').drop(op.get_bind())", down_revision="0001")]
-    assert index.enum_values(paths) == {"state": ["new", "old"]}
+    assert source.enum_values(paths) == {"state": ["new", "old"]}
 
 
 def test_a_type_dropped_then_made_again_in_one_file(tmp_path):
@@ -177,7 +177,7 @@ def test_a_type_dropped_then_made_again_in_one_file(tmp_path):
                  sa.Enum('a', 'b', name='kind').drop(op.get_bind())
                  sa.Enum('x', 'y', name='kind').create(op.get_bind())
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["x", "y"]}
+    assert source.enum_values(paths) == {"kind": ["x", "y"]}
 
 
 def test_a_type_made_then_dropped_in_one_file_is_gone(tmp_path):
@@ -185,7 +185,7 @@ def test_a_type_made_then_dropped_in_one_file_is_gone(tmp_path):
         sa.Enum('x', 'y', name='kind').create(op.get_bind())
         sa.Enum('x', 'y', name='kind').drop(op.get_bind())
     """)
-    assert index.enum_values([path]) == {}
+    assert source.enum_values([path]) == {}
 
 
 def test_a_later_file_overrides_an_earlier_one(tmp_path):
@@ -197,14 +197,14 @@ def test_a_later_file_overrides_an_earlier_one(tmp_path):
                             type_=sa.Enum('a', 'b', 'c', name='kind'),
                             existing_nullable=False)
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b", "c"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b", "c"]}
 
 
 def test_files_are_taken_in_the_order_given(tmp_path):
     first = migration(tmp_path, "0001", "op.add_column('r', sa.Column('k', sa.Enum('a', name='kind')))")
     second = migration(tmp_path, "0002", "op.add_column('s', sa.Column('k', sa.Enum('b', name='kind')))")
-    assert index.enum_values([first, second]) == {"kind": ["b"]}
-    assert index.enum_values([second, first]) == {"kind": ["a"]}
+    assert source.enum_values([first, second]) == {"kind": ["b"]}
+    assert source.enum_values([second, first]) == {"kind": ["a"]}
 
 
 def test_enums_in_downgrade_are_ignored(tmp_path):
@@ -215,7 +215,7 @@ def test_enums_in_downgrade_are_ignored(tmp_path):
                            sa.Enum('a', 'b', name='kind').drop(op.get_bind())
                            op.add_enum_value(enum_schema='public', enum_name='kind', new_value='z')
                        """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b"]}
 
 
 def test_a_downgrade_before_the_upgrade_in_the_file_is_still_ignored(tmp_path):
@@ -235,13 +235,13 @@ def test_a_downgrade_before_the_upgrade_in_the_file_is_still_ignored(tmp_path):
         def upgrade():
             op.add_column('rooms', sa.Column('kind', sa.Enum('a', name='kind')))
     '''))
-    assert index.enum_values([str(path)]) == {"kind": ["a"]}
+    assert source.enum_values([str(path)]) == {"kind": ["a"]}
 
 
 def test_a_file_without_upgrade_gives_nothing(tmp_path):
     path = tmp_path / "0001.py"
     path.write_text("import sqlalchemy as sa\nrevision = '0001'\nKIND = sa.Enum('a', name='kind')\n")
-    assert index.enum_values([str(path)]) == {}
+    assert source.enum_values([str(path)]) == {}
 
 
 def test_a_file_with_no_enum_is_skipped_unread(tmp_path):
@@ -249,14 +249,14 @@ def test_a_file_with_no_enum_is_skipped_unread(tmp_path):
     plain = tmp_path / "0002.py"
     plain.write_text("revision = '0002'\ndef upgrade(:\n    op.drop_column('rooms', 'kind')\n")
     paths = [migration(tmp_path, "0001", CREATE_ROOMS), str(plain)]
-    assert index.enum_values(paths) == {"kind": ["a", "b"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b"]}
 
 
 def test_a_file_with_no_enum_changes_nothing(tmp_path):
     paths = [migration(tmp_path, "0001", CREATE_ROOMS),
              migration(tmp_path, "0002", "op.add_column('rooms', sa.Column('number', sa.Integer()))",
                        down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b"]}
 
 
 def test_a_drop_of_something_else_is_not_a_drop_of_a_type(tmp_path):
@@ -265,7 +265,7 @@ def test_a_drop_of_something_else_is_not_a_drop_of_a_type(tmp_path):
                  sa.Table('scratch', sa.MetaData()).drop(op.get_bind())
                  op.drop_table('old_rooms')
              """, down_revision="0001")]
-    assert index.enum_values(paths) == {"kind": ["a", "b"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b"]}
 
 
 def test_a_plain_function_called_drop_is_not_a_drop_of_a_type(tmp_path):
@@ -277,7 +277,7 @@ def test_a_plain_function_called_drop_is_not_a_drop_of_a_type(tmp_path):
         op.create_table('rooms', sa.Column('kind', sa.Enum('a', 'b', name='kind'), nullable=False))
         drop('old_rooms')
     """)]
-    assert index.enum_values(paths) == {"kind": ["a", "b"]}
+    assert source.enum_values(paths) == {"kind": ["a", "b"]}
 
 
 
@@ -289,4 +289,4 @@ def test_the_existing_type_of_an_alter_column_is_what_the_type_was_not_what_it_i
         "    op.alter_column('rooms', 'kind', type_=sa.Enum('a', 'b', 'c', name='kind'),\n"
         "                    existing_type=sa.Enum('a', 'b', name='kind'))\n")
 
-    assert index.enum_values([str(path)]) == {"kind": ["a", "b", "c"]}
+    assert source.enum_values([str(path)]) == {"kind": ["a", "b", "c"]}

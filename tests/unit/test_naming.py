@@ -170,6 +170,6 @@ def test_revision_id_is_zero_padded(number, slug, expected):
 
 
 def test_revision_id_keeps_djangos_long_names_whole():
-    """The version table is widened to hold them (database.ensure_version_table)."""
+    """The version table is widened to hold them (recorder.ensure_version_table)."""
     name = "alter_hotels_name_alter_hotels_city_and_more"
     assert revision_id(16, name) == f"0016_{name}"

@@ -4,13 +4,14 @@ import pytest
 
 from manage_migrations import graph
 from manage_migrations.graph import Migration as M
-from manage_migrations.index import read_migrations
+from manage_migrations.loader import read_migrations
 from manage_migrations.output import CommandError
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from manage_migrations.index import hand_written
-from manage_migrations.squash import portable_default, portable_type, replaced_renames, repointed, squashed_id
+from manage_migrations.source import hand_written
+from manage_migrations.commands.squashmigrations import replaced_renames, repointed, squashed_id
+from manage_migrations.portable import portable_default, portable_type
 
 # 0001 <- 0002 <- 0003 <- 0004 <- 0005, all in the app `migrations`
 CHAIN = [M("0001_a"), M("0002_b", ("0001_a",)), M("0003_c", ("0002_b",)), M("0004_d", ("0003_c",)),

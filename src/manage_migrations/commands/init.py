@@ -4,7 +4,7 @@ It reads the project as the plain alembic command does (``alembic.ini``, ``--con
 ``[tool.alembic]``), learns from its env.py where the models and the database URL come from
 where env.py says so plainly (``target_metadata = Base.metadata``,
 ``config.set_main_option("sqlalchemy.url", settings.DB_URL)``), and writes ``manage.py`` and
-``manage_settings.py`` beside the config. The team's env.py, template, file names and history
+``manage_settings.py`` in the project folder (where the alembic command is run). The team's env.py, template, file names and history
 stay as they are; env.py gets the two changes manage.py needs where it lacks them, shown as a
 diff: the Alembic cookbook's connection sharing (so that every command runs on the connection
 it was given, never on one env.py opens itself), and manage.py's own tables left out of the
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from manage_migrations import conf
 from manage_migrations.output import CommandError, Console
-from manage_migrations.startproject import TEMPLATE, render
+from manage_migrations.commands.startproject import TEMPLATE, render
 
 SETTINGS_MODULE = "manage_settings"
 IMPORT_INCLUDE_NAME = "from manage_migrations.environment import include_name"
@@ -54,7 +54,7 @@ def init(console: Console, base_dir: Path, config_file: Path | None = None, mode
     console.line(f"Found an Alembic project: {display(config_file, base_dir)}, migrations in "
                  f"{display(options['migrations_dir'], base_dir)}.")
     console.line(f"  Models: {models}" if models else
-                 f"  Models: env.py's target_metadata (not one name: give --models MODULE:ATTR for squashmigrations)")
+                 "  Models: env.py's target_metadata (not one name: give --models MODULE:ATTR for squashmigrations)")
     console.line(f"  Database URL: {database_url}" if database_url else
                  "  Database URL: DATABASE_URL, else sqlalchemy.url of the Alembic config (env.py does not set "
                  "it plainly: give --database-url MODULE:ATTR to read it from your app's configuration)")
@@ -183,6 +183,10 @@ class EnvPy:
     def has_include_name(self) -> bool:
         return any(kw.arg == "include_name" for call in self.configure_calls() for kw in call.keywords)
 
+    def has_own_include_name(self) -> bool:
+        """An include_name of the team's own (not the one an earlier init put in)."""
+        return self.has_include_name() and IMPORT_INCLUDE_NAME not in self.text
+
     def configure_calls(self) -> list[ast.Call]:
         return [node for node in ast.walk(self.tree) if isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute) and node.func.attr == "configure"
@@ -195,7 +199,7 @@ class EnvPy:
             found.append(f"{self.path.name} opens its own connection in a way init does not recognise: make it use "
                          "config.attributes.get('connection') when set (the Alembic cookbook's connection sharing); "
                          "until then every command refuses to run migrations.")
-        if self.has_include_name():
+        if self.has_own_include_name():
             found.append(f"{self.path.name} has an include_name of its own: make it also leave out the tables "
                          "manage_migrations and manage_migrations_unfinished, or the plain alembic command's "
                          "autogenerate will want to drop them.")

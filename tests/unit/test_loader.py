@@ -1,4 +1,4 @@
-"""manage_migrations.index: the migration files read as data. A header of literals is read from the
+"""manage_migrations.loader: the migration files read as data. A header of literals is read from the
 source (``ast``), the file never imported; any other header by loading the file as Alembic
 does, and the tests compare what we read with what Alembic's own ``Script`` objects hold.
 
@@ -11,9 +11,9 @@ import pytest
 from alembic import util
 from alembic.script import ScriptDirectory
 
-from manage_migrations import index
+from manage_migrations import loader, source
 from manage_migrations.graph import Migration
-from manage_migrations.index import Header
+from manage_migrations.loader import Header
 from manage_migrations.output import CommandError
 
 REPO_VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
@@ -59,7 +59,7 @@ def alembic_reads(folders: list[Path], sourceless=False, recursive=False) -> lis
 
 
 def we_read(folders: list[Path], sourceless=False, recursive=False) -> list[tuple[str, Header]]:
-    return [(path, index.read_migration(Path(path))) for path in index.migration_files(folders, sourceless, recursive)]
+    return [(path, loader.read_migration(Path(path))) for path in loader.migration_files(folders, sourceless, recursive)]
 
 
 def alembic_header(path: Path) -> Header:
@@ -83,13 +83,13 @@ def test_plain_assignments(tmp_path):
         depends_on = None
         """)
 
-    assert index.read_migration(path) == Header("0002_b", ("0001_a",), (), ())
+    assert loader.read_migration(path) == Header("0002_b", ("0001_a",), (), ())
 
 
 def test_annotated_assignments_as_alembics_template_writes_them(tmp_path):
     path = migration_file(tmp_path, "0001_x", down_revision=None)
 
-    assert index.read_migration(path) == Header("0001_x", (), (), ())
+    assert loader.read_migration(path) == Header("0001_x", (), (), ())
 
 
 def test_annotated_assignment_with_a_parent(tmp_path):
@@ -99,7 +99,7 @@ def test_annotated_assignment_with_a_parent(tmp_path):
         down_revision: Union[str, None] = '0001_x'
         """)
 
-    assert index.read_migration(path).down_revision == ("0001_x",)
+    assert loader.read_migration(path).down_revision == ("0001_x",)
 
 
 def test_an_annotation_without_a_value_is_not_an_assignment(tmp_path):
@@ -110,7 +110,7 @@ def test_an_annotation_without_a_value_is_not_an_assignment(tmp_path):
         down_revision = '0001_x'
         """)
 
-    assert index.read_migration(path) == Header("0002_y", ("0001_x",), (), ())
+    assert loader.read_migration(path) == Header("0002_y", ("0001_x",), (), ())
 
 
 def test_a_merge_has_every_parent_of_its_tuple_in_order(tmp_path):
@@ -119,13 +119,13 @@ def test_a_merge_has_every_parent_of_its_tuple_in_order(tmp_path):
         down_revision = ('0005_add_phone', '0005_add_rating')
         """)
 
-    assert index.read_migration(path).down_revision == ("0005_add_phone", "0005_add_rating")
+    assert loader.read_migration(path).down_revision == ("0005_add_phone", "0005_add_rating")
 
 
 def test_depends_on_and_branch_labels_are_kept_apart_from_down_revision(tmp_path):
     path = migration_file(tmp_path, "0003_c", down_revision="0002_b", depends_on="0001_other", branch_labels="users")
 
-    assert index.read_migration(path) == Header("0003_c", ("0002_b",), ("0001_other",), ("users",))
+    assert loader.read_migration(path) == Header("0003_c", ("0002_b",), ("0001_other",), ("users",))
 
 
 def test_lists_are_read_as_tuples(tmp_path):
@@ -136,7 +136,7 @@ def test_lists_are_read_as_tuples(tmp_path):
         branch_labels = ['users', 'audit']
         """)
 
-    assert index.read_migration(path) == Header("0004_d", ("0003_a", "0003_b"), ("0001_x", "0002_y"),
+    assert loader.read_migration(path) == Header("0004_d", ("0003_a", "0003_b"), ("0001_x", "0002_y"),
                                                 ("users", "audit"))
 
 
@@ -148,7 +148,7 @@ def test_a_literal_header_is_read_without_importing_the_file(tmp_path):
         down_revision = None
         """)
 
-    assert index.read_migration(path) == Header("0001_a", (), (), ())
+    assert loader.read_migration(path) == Header("0001_a", (), (), ())
 
 
 @pytest.mark.parametrize("source, line, detail", [
@@ -161,7 +161,7 @@ def test_a_syntax_error_names_the_file_and_the_line(tmp_path, source, line, deta
     path.write_text(source)
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
+        loader.read_migration(path)
 
     assert message(excinfo) == f"Migration file 0001_a.py has a syntax error at line {line}: {detail}"
 
@@ -204,7 +204,7 @@ def test_a_syntax_error_names_the_file_and_the_line(tmp_path, source, line, deta
 def test_each_header_form_is_read_as_alembic_reads_it(tmp_path, source):
     path = write(tmp_path, "0003_c.py", source)
 
-    assert index.read_migration(path) == Header("c1", ("b1",), (), ()) == alembic_header(path)
+    assert loader.read_migration(path) == Header("c1", ("b1",), (), ()) == alembic_header(path)
 
 
 def test_depends_on_and_branch_labels_computed_at_import_are_read_as_alembic_reads_them(tmp_path):
@@ -216,13 +216,13 @@ def test_depends_on_and_branch_labels_computed_at_import_are_read_as_alembic_rea
         branch_labels = {'users'}
         """)
 
-    assert index.read_migration(path) == Header("c1", ("b1", "a1"), ("x1",), ("users",)) == alembic_header(path)
+    assert loader.read_migration(path) == Header("c1", ("b1", "a1"), ("x1",), ("users",)) == alembic_header(path)
 
 
 def test_a_file_without_revision_named_by_a_hex_id_has_that_id(tmp_path):
     path = write(tmp_path, "1975ea83b712.py", "down_revision = None\n")
 
-    assert index.read_migration(path) == Header("1975ea83b712", (), (), ()) == alembic_header(path)
+    assert loader.read_migration(path) == Header("1975ea83b712", (), (), ()) == alembic_header(path)
 
 
 @pytest.mark.parametrize("source, error", [
@@ -235,7 +235,7 @@ def test_a_header_that_is_not_literal_is_read_by_importing_the_file(tmp_path, so
     path = write(tmp_path, "0001_a.py", source)
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
+        loader.read_migration(path)
 
     assert message(excinfo) == f"Migration file 0001_a.py does not import: {error}"
 
@@ -253,7 +253,7 @@ def test_a_file_without_a_revision_not_named_by_a_hex_id(tmp_path, source):
     path = write(tmp_path, "0001_a.py", source)
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
+        loader.read_migration(path)
 
     assert message(excinfo).startswith("Could not determine revision id from filename 0001_a.py.")
 
@@ -288,7 +288,7 @@ def test_a_header_alembic_refuses(tmp_path, source, expected):
     path = write(tmp_path, "0001_a.py", source)
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
+        loader.read_migration(path)
 
     assert message(excinfo) == expected
 
@@ -302,7 +302,7 @@ def test_a_refusal_says_what_alembic_says(tmp_path, source, words):
     path = write(tmp_path, "0001_a.py", source)
 
     with pytest.raises(CommandError) as ours:
-        index.read_migration(path)
+        loader.read_migration(path)
     with pytest.raises(Exception) as alembics:
         alembic_reads([tmp_path])
 
@@ -324,18 +324,18 @@ def test_read_migrations_ignores_init_editor_droppings_and_other_files(tmp_path)
     write(tmp_path / "__pycache__", "0003_c.py", "revision = '0003_c'\n")
 
     expected = [str(tmp_path / "0001_a.py"), str(tmp_path / "0002_b.py")]
-    assert index.migration_files([tmp_path]) == expected == [path for path, _ in alembic_reads([tmp_path])]
-    assert index.read_migrations([tmp_path]) == [Migration("0001_a", ()), Migration("0002_b", ("0001_a",))]
+    assert loader.migration_files([tmp_path]) == expected == [path for path, _ in alembic_reads([tmp_path])]
+    assert loader.read_migrations([tmp_path]) == [Migration("0001_a", ()), Migration("0002_b", ("0001_a",))]
 
 
 def test_read_migrations_of_an_empty_folder(tmp_path):
-    assert index.read_migrations([tmp_path]) == []
+    assert loader.read_migrations([tmp_path]) == []
 
 
 def test_read_migrations_keeps_each_files_path(tmp_path):
     first = migration_file(tmp_path, "0001_a")
 
-    assert [m.path for m in index.read_migrations([tmp_path])] == [str(first)]
+    assert [m.path for m in loader.read_migrations([tmp_path])] == [str(first)]
 
 
 def test_read_migrations_keeps_down_revision_depends_on_and_branch_labels_apart(tmp_path):
@@ -343,7 +343,7 @@ def test_read_migrations_keeps_down_revision_depends_on_and_branch_labels_apart(
     migration_file(tmp_path, "0002_b", down_revision="0001_a")
     migration_file(tmp_path, "0003_c", down_revision="0002_b", depends_on="0001_a")
 
-    migrations = index.read_migrations([tmp_path])
+    migrations = loader.read_migrations([tmp_path])
 
     assert migrations == [Migration("0001_a", (), branch_labels=("users",)), Migration("0002_b", ("0001_a",)),
                           Migration("0003_c", ("0002_b",), depends_on=("0001_a",))]
@@ -356,7 +356,7 @@ def test_a_depends_on_naming_a_branch_label_is_the_revision_that_declares_it(tmp
     migration_file(tmp_path, "0002_y", down_revision="0001_x", depends_on="users")
     alembic = ScriptDirectory(str(tmp_path.parent), version_locations=[str(tmp_path)])
 
-    assert index.read_migrations([tmp_path])[-1].depends_on == ("0001_a",)
+    assert loader.read_migrations([tmp_path])[-1].depends_on == ("0001_a",)
     assert alembic.get_revision("0002_y")._resolved_dependencies == ("0001_a",)
 
 
@@ -366,7 +366,7 @@ def test_a_branch_label_declared_twice_or_naming_a_revision(tmp_path, label):
     migration_file(tmp_path, "0002_b", down_revision="0001_a", branch_labels=label)
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == f"Branch name '{label}' in revision 0002_b already used by revision 0001_a."
 
@@ -380,7 +380,7 @@ def test_folders_are_read_in_the_order_given_each_sorted_by_name_as_strings(tmp_
     migration_file(second, "1_c", down_revision="10_b")
 
     expected = [str(first / "10_b.py"), str(first / "9_a.py"), str(second / "1_c.py")]
-    assert [m.path for m in index.read_migrations([first, second])] == expected
+    assert [m.path for m in loader.read_migrations([first, second])] == expected
     assert we_read([first, second]) == alembic_reads([first, second])
     assert [path for path, _ in alembic_reads([first, second])] == expected
 
@@ -396,7 +396,7 @@ def test_a_file_reached_twice_is_read_once_at_its_real_path(tmp_path):
     (versions / "0002_b.py").symlink_to(migration_file(elsewhere, "0002_b", down_revision="0001_a"))
 
     expected = [str(versions / "0001_a.py"), str(elsewhere / "0002_b.py")]
-    assert [m.path for m in index.read_migrations([linked, versions])] == expected
+    assert [m.path for m in loader.read_migrations([linked, versions])] == expected
     assert [path for path, _ in alembic_reads([linked, versions])] == expected
 
 
@@ -412,9 +412,9 @@ def test_sourceless_adds_compiled_files_whose_source_is_gone(tmp_path):
     b.unlink()
 
     expected = [str(tmp_path / "0001_a.pyc"), str(c), b_pyc]
-    assert index.migration_files([tmp_path]) == [str(c)]
-    assert index.migration_files([tmp_path], sourceless=True) == expected
-    assert [(m.revision, m.parents) for m in index.read_migrations([tmp_path], sourceless=True)] == [
+    assert loader.migration_files([tmp_path]) == [str(c)]
+    assert loader.migration_files([tmp_path], sourceless=True) == expected
+    assert [(m.revision, m.parents) for m in loader.read_migrations([tmp_path], sourceless=True)] == [
         ("0001_a", ()), ("0003_c", ("0002_b",)), ("0002_b", ("0001_a",))]
     assert we_read([tmp_path], sourceless=True) == alembic_reads([tmp_path], sourceless=True)
 
@@ -426,8 +426,8 @@ def test_recursive_reads_subfolders_after_their_parent_in_name_order(tmp_path):
     migration_file(tmp_path / "b", "0003_z", down_revision="0002_y")
     migration_file(tmp_path / "a", "0002_y", down_revision="0001_x")
 
-    assert [m.revision for m in index.read_migrations([tmp_path])] == ["0001_x"]
-    assert [m.revision for m in index.read_migrations([tmp_path], recursive=True)] == ["0001_x", "0002_y", "0003_z"]
+    assert [m.revision for m in loader.read_migrations([tmp_path])] == ["0001_x"]
+    assert [m.revision for m in loader.read_migrations([tmp_path], recursive=True)] == ["0001_x", "0002_y", "0003_z"]
     assert we_read([tmp_path], recursive=True) == alembic_reads([tmp_path], recursive=True)
 
 
@@ -437,7 +437,7 @@ def test_two_files_with_one_revision_id_are_named_both(tmp_path):
     write(tmp_path, "0002_add_phone_copy.py", "revision = '0002_add_phone'\ndown_revision = '0001_a'\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == ("Revision '0002_add_phone' is declared by two files: "
                                 "0002_add_phone.py and 0002_add_phone_copy.py.")
@@ -448,7 +448,7 @@ def test_a_file_whose_name_is_not_its_revision_can_still_clash(tmp_path):
     write(tmp_path, "0001_b.py", "revision = 'abc123'\ndown_revision = None\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == "Revision 'abc123' is declared by two files: 0001_a.py and 0001_b.py."
 
@@ -458,7 +458,7 @@ def test_a_parent_that_no_file_has(tmp_path):
     migration_file(tmp_path, "0003_c", down_revision="0002_gone")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration 0003_c depends on '0002_gone', which no migration file has."
 
@@ -468,7 +468,7 @@ def test_a_depends_on_that_no_file_has_nor_any_label(tmp_path):
     migration_file(tmp_path, "0002_b", down_revision="0001_a", depends_on="0001_elsewhere")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration 0002_b depends on '0001_elsewhere', which no migration file has."
 
@@ -477,7 +477,7 @@ def test_a_set_of_lists_is_python_s_error_not_a_crash(tmp_path):
     path = write(tmp_path, "0001_a.py", "revision = 'a'\ndown_revision = None\ndepends_on = {['x']}\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
+        loader.read_migration(path)
 
     assert message(excinfo) == "Migration file 0001_a.py does not import: TypeError: unhashable type: 'list'"
 
@@ -487,7 +487,7 @@ def test_a_nul_byte_is_a_syntax_error_without_a_line(tmp_path):
     path.write_bytes(b"revision = 'a'\x00\ndown_revision = None\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migration(path)
+        loader.read_migration(path)
 
     assert message(excinfo) == "Migration file 0001_a.py has a syntax error: source code string cannot contain null bytes"
 
@@ -499,11 +499,11 @@ def test_a_nul_byte_is_a_syntax_error_without_a_line(tmp_path):
      "(a, b)"),
 ])
 def test_a_history_in_a_cycle_is_refused(tmp_path, sources, expected):
-    for name, source in sources:
-        write(tmp_path, f"{name}.py", source)
+    for name, text in sources:
+        write(tmp_path, f"{name}.py", text)
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == f"Cycle is detected in revisions {expected}."
 
@@ -514,7 +514,7 @@ def test_a_down_revision_naming_a_branch_label_is_refused(tmp_path):
     migration_file(tmp_path, "0002_b", down_revision="lab")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration 0002_b depends on 'lab', which no migration file has."
 
@@ -524,7 +524,7 @@ def test_read_migrations_reports_a_syntax_error_in_any_file(tmp_path):
     (tmp_path / "0002_b.py").write_text("revision = '0002_b'\ndown_revision = '0001_a'\nif True\n    pass\n")
 
     with pytest.raises(CommandError) as excinfo:
-        index.read_migrations([tmp_path])
+        loader.read_migrations([tmp_path])
 
     assert message(excinfo) == "Migration file 0002_b.py has a syntax error at line 3: expected ':'"
 
@@ -564,7 +564,7 @@ def with_bodies(tmp_path: Path, upgrade: str, downgrade: str = "pass") -> str:
      [("Drop constraint uq_users_email from users", False)]),
 ])
 def test_operations_outside_a_batch(tmp_path, body, expected):
-    assert index.operations(with_bodies(tmp_path, body)) == expected
+    assert source.operations(with_bodies(tmp_path, body)) == expected
 
 
 def test_operations_in_a_batch_take_the_batchs_table(tmp_path):
@@ -575,7 +575,7 @@ def test_operations_in_a_batch_take_the_batchs_table(tmp_path):
             batch_op.drop_column('nickname')
         """)
 
-    assert index.operations(path) == [
+    assert source.operations(path) == [
         ("Add column phone to users", False),
         ("Create index ix_users_phone on users", False),
         ("Remove column nickname from users", True),
@@ -588,8 +588,8 @@ def test_batch_drop_column_destroys_data(tmp_path):
             batch_op.drop_column('phone')
         """)
 
-    assert index.operations(path, forward=False) == [("Remove column phone from users", True)]
-    assert index.operations(path) == []
+    assert source.operations(path, forward=False) == [("Remove column phone from users", True)]
+    assert source.operations(path) == []
 
 
 def test_a_batch_named_by_keyword(tmp_path):
@@ -598,7 +598,7 @@ def test_a_batch_named_by_keyword(tmp_path):
             batch.drop_index(batch.f('ix_rooms_hotel_id'))
         """)
 
-    assert index.operations(path) == [("Drop index ix_rooms_hotel_id from rooms", False)]
+    assert source.operations(path) == [("Drop index ix_rooms_hotel_id from rooms", False)]
 
 
 def test_upgrade_and_downgrade_are_read_apart(tmp_path):
@@ -606,8 +606,8 @@ def test_upgrade_and_downgrade_are_read_apart(tmp_path):
                        "op.add_column('users', sa.Column('phone', sa.String(30)))",
                        "op.drop_column('users', 'phone')")
 
-    assert index.operations(path) == [("Add column phone to users", False)]
-    assert index.operations(path, forward=False) == [("Remove column phone from users", True)]
+    assert source.operations(path) == [("Add column phone to users", False)]
+    assert source.operations(path, forward=False) == [("Remove column phone from users", True)]
 
 
 def test_calls_on_other_receivers_are_ignored(tmp_path):
@@ -620,7 +620,7 @@ def test_calls_on_other_receivers_are_ignored(tmp_path):
         logger.warning('done')
         """)
 
-    assert index.operations(path) == [("Drop table bookings", True)]
+    assert source.operations(path) == [("Drop table bookings", True)]
 
 
 def test_an_operation_on_a_variable_named_like_a_batch_outside_one_is_ignored(tmp_path):
@@ -630,7 +630,7 @@ def test_an_operation_on_a_variable_named_like_a_batch_outside_one_is_ignored(tm
             batch_op.write('x')
         """)
 
-    assert index.operations(path) == []
+    assert source.operations(path) == []
 
 
 def test_operations_in_nested_blocks_are_found(tmp_path):
@@ -641,7 +641,7 @@ def test_operations_in_nested_blocks_are_found(tmp_path):
             op.drop_table('bookings')
         """)
 
-    assert index.operations(path) == [("Remove column legacy from users", True), ("Drop table bookings", True)]
+    assert source.operations(path) == [("Remove column legacy from users", True), ("Drop table bookings", True)]
 
 
 def test_operations_in_an_else_branch_are_found_too(tmp_path):
@@ -654,26 +654,26 @@ def test_operations_in_an_else_branch_are_found_too(tmp_path):
             op.drop_column('users', 'legacy')
         """)
 
-    assert index.operations(path) == [("Remove column legacy from users", True)]
+    assert source.operations(path) == [("Remove column legacy from users", True)]
 
 
 def test_a_file_without_upgrade_or_downgrade_has_no_operations(tmp_path):
     path = tmp_path / "0001_a.py"
     path.write_text("revision = '0001_a'\ndown_revision = None\n")
 
-    assert index.operations(str(path)) == []
-    assert index.operations(str(path), forward=False) == []
+    assert source.operations(str(path)) == []
+    assert source.operations(str(path), forward=False) == []
 
 
 def test_an_empty_migration_has_no_operations(tmp_path):
-    assert index.operations(with_bodies(tmp_path, "pass", "pass")) == []
+    assert source.operations(with_bodies(tmp_path, "pass", "pass")) == []
 
 
 # the repository's own migrations
 
 
 def test_the_repositorys_migrations_are_read_in_order():
-    migrations = index.read_migrations([REPO_VERSIONS])
+    migrations = loader.read_migrations([REPO_VERSIONS])
 
     assert [(m.revision, m.parents) for m in migrations] == [
         ("0001_create_table_hotels", ()),
@@ -697,5 +697,5 @@ def test_the_repositorys_migrations_are_read_in_order():
 def test_the_repositorys_migrations_operations(revision, upgrade, downgrade):
     path = str(REPO_VERSIONS / f"{revision}.py")
 
-    assert index.operations(path) == upgrade
-    assert index.operations(path, forward=False) == downgrade
+    assert source.operations(path) == upgrade
+    assert source.operations(path, forward=False) == downgrade

@@ -1,4 +1,4 @@
-"""Django's ``squashmigrations`` over Alembic, and what ``migrate`` does with a squashed migration.
+"""``squashmigrations``: Django's squash, over Alembic.
 
 A squashed migration is generated, not concatenated: a scratch database is migrated to END and
 read back (types made generic, so a squash made on SQLite runs on PostgreSQL), a second one is
@@ -9,9 +9,9 @@ Alembic has no ``replaces``: a squashed migration beside the migrations it repla
 second branch to the plain ``alembic`` command, which would run both. So the replaced files move
 to ``migrations/replaced/``, which Alembic does not read, and what came after END now comes after
 the squashed migration: to Alembic the history is a normal one. ``migrate`` applies Django's rule
-(``project.graph.applied``): a database at END is at the squashed migration, which is recorded
-in END's place; a database part-way through the range is migrated through the replaced files,
-read back from ``migrations/replaced/``, while they exist.
+(``graph.applied``): a database at END is at the squashed migration, which is recorded in END's
+place; a database part-way through the range is migrated through the replaced files, read back
+from ``migrations/replaced/`` (``replaced``), while they exist.
 """
 import ast
 import dataclasses
@@ -19,35 +19,28 @@ import itertools
 import re
 import shutil
 import textwrap
-import warnings
 from pathlib import Path
 
 import click
 
-from manage_migrations import graph, index, naming
-from manage_migrations.graph import Migration
-from manage_migrations.output import CommandError, Console
-from manage_migrations.conf import Settings, load_models
+from manage_migrations import graph, loader, naming, source
+from manage_migrations.conf import Settings
+from manage_migrations.graph import Migration, app_and_target
+from manage_migrations.loader import migrations_of
+from manage_migrations.naming import new_file
+from manage_migrations.output import CommandError, Console, display_path
+from manage_migrations.portable import reflected
+from manage_migrations.replaced import replaced_files, replaced_folder
 
 # ``replaces`` goes in after the header the project's script.py.mako writes.
 AFTER_HEADER = re.compile(r"^depends_on\b.*\n", re.MULTILINE)
 UPGRADE = re.compile(r"^def upgrade\(.*\n", re.MULTILINE)
 
 
-def replaced_folder(settings: Settings) -> Path:
-    """Where the files of squashed migrations go: beside env.py, outside every version location."""
-    return settings.migrations_dir / "replaced"
-
-
-def replaced_files(settings: Settings) -> list[str]:
-    return index.migration_files([replaced_folder(settings)], settings.sourceless)
-
-
 def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...], squashed_name: str | None = None,
                      interactive: bool = True) -> None:
     """Squash the migrations of an app from START (by default its first) to END into one:
     ``names`` are Django's ``[APP] [START] END``."""
-    from manage_migrations.commands import display_path, migrations_of
     from manage_migrations.questioner import Questioner
 
     migrations = migrations_of(settings)
@@ -64,7 +57,7 @@ def squashmigrations(settings: Settings, console: Console, names: tuple[str, ...
     schema = schema_at(settings, console, migrations, squash.end)
     with Undo() as undo:
         phrases = write(settings, console, migrations, squash, schema, undo)
-        before = sum(len(index.calls(m.path)) for m in squash.replaced)
+        before = sum(len(source.calls(m.path)) for m in squash.replaced)
         console.line(f"  Optimized from {before} operations to {len(phrases)} operations." if before != len(phrases)
                      else "  No optimizations possible.")
         move_replaced(settings, squash, undo)
@@ -113,8 +106,6 @@ class Squash:
            squashed_name: str | None) -> "Squash":
         """Django's ``[APP] [START] END``, where two words are APP END when the first is an
         app's label, else START END; refused in one line where the result could not work."""
-        from manage_migrations.commands import app_and_target, display_path, new_file
-
         labels = set(graph.apps(migrations).values())
         app, start, end = (names[0], None, names[1]) if len(names) == 2 and names[0] in labels else \
             (None, None, *names)[-3:]
@@ -135,7 +126,7 @@ class Squash:
         path = new_file(settings, Path(by_id[end].path).parent, revision)
         if revision in by_id or path.exists():
             raise CommandError(f"Migration {revision} already exists. Use a different name.")
-        hand_written = {name: index.hand_written(by_id[name].path) for name in replaced}
+        hand_written = {name: source.hand_written(by_id[name].path) for name in replaced}
         return cls(revision, path, tuple(by_id[name] for name in replaced),
                    # What an earlier squash in the range replaced is replaced too: a database still
                    # at its END is recognised.
@@ -169,7 +160,7 @@ def followers(migrations: list[Migration], replaced: list[str]) -> list[Migratio
         if needed != [end]:
             raise CommandError(f"Cannot squash {replaced[0]} to {end}: {m.revision} needs {needed[0]}, which the "
                                "squashed migration would replace. Squash up to that migration, or from after it.")
-        if index.literal_header(Path(m.path)) is None:
+        if loader.literal_header(Path(m.path)) is None:
             raise CommandError(f"Cannot squash: {Path(m.path).name}, which needs {end}, sets its header in a way "
                                "only running it can read, so it cannot be pointed at the squashed migration.")
         followers.append(m)
@@ -216,101 +207,6 @@ def write(settings: Settings, console: Console, migrations: list[Migration], squ
     return changes.phrases if changes else []
 
 
-def reflected(settings: Settings, connection, migrations: list[Migration], heads: tuple[str, ...]):
-    """The schema the migrations build up to ``heads``, read back from a scratch database with
-    generic types (``String(120)``, not SQLite's ``VARCHAR`` or PostgreSQL's), so that what is
-    written from it runs on every backend."""
-    import sqlalchemy as sa
-    from sqlalchemy.sql.elements import conv
-
-    from manage_migrations import scratch
-    from manage_migrations.database import HISTORY, VERSION_TABLE
-    from manage_migrations.deploy import UNFINISHED
-
-    scratch.migrate_to(settings, connection, migrations, heads)
-    # The convention names what was made without a name (SQLite reads back no name for a primary
-    # key); one that builds on the given name (ck_<table>_<name>) would apply to a name twice.
-    convention = load_models(settings, everything=False).naming_convention
-    metadata = sa.MetaData(naming_convention={kind: pattern for kind, pattern in convention.items()
-                                              if "%(constraint_name)s" not in pattern})
-
-    @sa.event.listens_for(metadata, "column_reflect")
-    def generic(inspector, table, column):
-        column["type"] = portable_type(column["type"], inspector.dialect)
-        if column.get("autoincrement") is False:
-            del column["autoincrement"]  # what a non-key column gets anyway: not worth a word in the file
-        if column.get("default") is not None:
-            column["default"] = portable_default(column["default"], column["type"])
-
-    own = {VERSION_TABLE, HISTORY.name, UNFINISHED.name}
-    with warnings.catch_warnings(record=True) as warned:
-        warnings.simplefilter("always", sa.exc.SAWarning)
-        metadata.reflect(connection, only=lambda name, _: name not in own)
-    connection.rollback()
-    skipped = [str(warning.message) for warning in warned if "Skipped unsupported reflection" in str(warning.message)]
-    if skipped:  # SQLite's expression indexes: the squash would silently lose them
-        raise CommandError(f"Cannot squash: {connection.dialect.name} cannot read back all the schema "
-                           f"({skipped[0]}). Squash with PostgreSQL as the database.")
-    for table in metadata.tables.values():
-        foreign_keys = {(fk.name, tuple(fk.column_keys)) for fk in table.foreign_key_constraints}
-        for index in list(table.indexes):  # the index MariaDB makes for a foreign key, under its name
-            if connection.dialect.name in ("mysql", "mariadb") and (index.name, tuple(
-                    c.name for c in index.columns)) in foreign_keys:
-                table.indexes.discard(index)
-        for index in table.indexes:  # a partial index is one on both backends that have them
-            where = next((index.dialect_kwargs[name] for name in ("sqlite_where", "postgresql_where")
-                          if index.dialect_kwargs.get(name) is not None), None)
-            if where is not None:
-                index.dialect_kwargs["sqlite_where"] = index.dialect_kwargs["postgresql_where"] = where
-        for item in [table, *table.indexes, *table.constraints]:
-            for name, value in list(item.dialect_kwargs.items()):
-                # Options at their defaults (postgresql_include=[]), MariaDB's engine and charset.
-                if value is None or isinstance(value, (list, dict, str)) and not value or \
-                        item is table and name.startswith("mysql_"):
-                    del item.dialect_kwargs[name]
-        for item in [*table.indexes, *table.constraints]:
-            if item.name is not None and not isinstance(item.name, conv):
-                item.name = conv(item.name)  # written as op.f(name): the name it has, as it is
-    return metadata
-
-
-def portable_type(type_, dialect):
-    """The generic type of a reflected one: ``String(120)`` for SQLite's ``VARCHAR(120)``,
-    ``Boolean`` for MariaDB's ``TINYINT(1)``, an enum with its name and values; a type whose
-    generic form is another type on ``dialect`` (PostgreSQL's JSONB, not JSON) as it is."""
-    import sqlalchemy as sa
-
-    if isinstance(type_, sa.Enum):
-        return sa.Enum(*type_.enums, name=type_.name) if type_.name else type_
-    if getattr(type_, "display_width", None) == 1 and type(type_).__name__ == "TINYINT":
-        return sa.Boolean()
-    try:
-        generic = type_.as_generic()
-    except NotImplementedError:
-        return type_
-    # MariaDB's INTEGER(11): a display width, no other type.
-    same = isinstance(type_, sa.Integer) or generic.compile(dialect=dialect) == type_.compile(dialect=dialect)
-    return generic if same else type_
-
-
-def portable_default(default: str, type_):
-    """A reflected server default as every backend takes it: without PostgreSQL's casts
-    (``'x'::character varying``), ``CURRENT_TIMESTAMP`` for ``now()``, a boolean as
-    ``sa.false()`` or ``sa.true()`` (SQLite reads back ``0``, which PostgreSQL refuses for a
-    boolean); None for a SERIAL's ``nextval(...)``, which autoincrement makes again."""
-    import sqlalchemy as sa
-
-    if default.startswith("nextval("):
-        return None
-    default = re.sub(r"^('(?:[^']|'')*')::[\w ]+$", r"\1", default)
-    unwrapped = default[1:-1] if default.startswith("(") and default.endswith(")") else default
-    if unwrapped.lower() in ("now()", "current_timestamp", "current_timestamp()"):
-        return "CURRENT_TIMESTAMP"
-    if isinstance(type_, sa.Boolean) and unwrapped.strip("'").lower() in ("0", "1", "false", "true", "f", "t"):
-        return sa.schema.DefaultClause(sa.true() if unwrapped.strip("'").lower() in ("1", "true", "t") else sa.false())
-    return default
-
-
 def replaced_renames(paths: list[str]) -> set[tuple[str | None, str, str]]:
     """What the migrations (oldest first) rename, as ``(table, old, new)`` for a column
     (``alter_column(new_column_name=...)``, in a batch or not) and ``(None, old, new)`` for a
@@ -330,7 +226,7 @@ def replaced_renames(paths: list[str]) -> set[tuple[str | None, str, str]]:
                     found.extend(_rename(call, table))
 
     for path in paths:
-        function = index.defined(ast.parse(Path(path).read_bytes()), "upgrade")
+        function = source.defined(ast.parse(Path(path).read_bytes()), "upgrade")
         visit(function.body if function else [])
     renames = set(found)
     while True:
@@ -384,9 +280,9 @@ def ported(hand_written: list[Migration]) -> str:
              "# Carry over what a new database needs (seed rows, say); what only changed existing",
              "# rows can go.", "#"]
     for migration in hand_written:
-        source = Path(migration.path).read_text()
-        function = index.defined(ast.parse(source), "upgrade")
-        body = "\n".join(source.splitlines()[function.body[0].lineno - 1:function.end_lineno])
+        text = Path(migration.path).read_text()
+        function = source.defined(ast.parse(text), "upgrade")
+        body = "\n".join(text.splitlines()[function.body[0].lineno - 1:function.end_lineno])
         lines += [f"# From {migration.revision}:"] + [f"#   {line}".rstrip() for line in textwrap.dedent(body).splitlines()]
     return "".join(f"    {line}\n" for line in lines) if hand_written else ""
 
@@ -441,12 +337,12 @@ def repointed(source: str, old: str, new: str) -> str:
 def try_squashed(settings: Settings, squash: Squash, schema) -> None:
     """Run the squashed migration up, down and up on a scratch database at what it needs, then
     check that it built the schema the replaced migrations build."""
-    from manage_migrations import commands, database, scratch
+    from manage_migrations import database, executor, scratch
     from manage_migrations import migrations as alembic
 
     def attempt(connection):
-        scratch.migrate_to(settings, connection, commands.migrations_of(settings), squash.parents + squash.depends_on)
-        alembic.try_migration(settings, connection, squash.revision, afterwards="Nothing was changed.")
+        scratch.migrate_to(settings, connection, migrations_of(settings), squash.parents + squash.depends_on)
+        executor.try_migration(settings, connection, squash.revision, afterwards="Nothing was changed.")
         changes, _ = alembic.autogenerate(settings, connection, Renames(set()), lambda: {}, metadata=schema)
         return changes
 
@@ -472,89 +368,3 @@ class Undo(list):
 # migrate
 
 
-def history(settings: Settings, migrations: list[Migration], state: tuple[str, ...]):
-    """The history to plan in for a database at ``state``, and the squashed migrations to record
-    once the last migration they replace is applied ({last replaced: squashed}). Usually the
-    files as they are; for a database part-way through what a squashed migration replaces, the
-    history before it, with the replaced files read back from ``migrations/replaced/``."""
-    part_way = graph.part_way(state, migrations)
-    if not part_way:
-        return migrations, {}
-    files = {Path(path).stem: path for path in replaced_files(settings)}
-    record_after = {}
-    for squashed in part_way:
-        headers = [index.read_migration(Path(files[name])) for name in squashed.replaces if name in files]
-        # An earlier squash among them stands for its own replaced files, which may be gone.
-        covered = {revision for h in headers for revision in h.replaces}
-        if not all(name in files or name in covered for name in squashed.replaces):
-            continue  # graph.applied says so in one line; fake forgets the revision
-        migrations = graph.before_squash(migrations, squashed, [
-            Migration(h.revision, h.down_revision, files[h.revision], h.depends_on, h.branch_labels, h.replaces,
-                      settings.app_label)
-            for h in headers])
-        record_after[squashed.replaces[-1]] = squashed
-    labels = {label: m.revision for m in migrations for label in m.branch_labels}
-    migrations = [dataclasses.replace(m, depends_on=tuple(labels.get(d, d) for d in m.depends_on)) for m in migrations]
-    return migrations, record_after
-
-
-def before_squashed(target: str, history: list[Migration], record_after: dict[str, Migration]) -> str:
-    """A target naming a squashed migration the database is part-way through (absent from
-    ``history``): the last migration it replaces, as Django's migrate takes it."""
-    named = [last for last, squashed in record_after.items() if squashed.revision.startswith(target)]
-    if len(named) == 1 and not any(m.revision.startswith(target) for m in history):
-        return named[0]
-    return target
-
-
-def run_steps(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,
-              faked: frozenset, record_after: dict[str, Migration]) -> None:
-    """Run the steps; those of replaced migrations from their files in ``migrations/replaced/``,
-    each squashed migration recorded in place of the last it replaces once that is applied."""
-    from manage_migrations import deploy
-
-    if not record_after:
-        return deploy.run_with_lock_retries(settings, connection, steps, console, fake, faked)
-    replaced = {revision for squashed in record_after.values() for revision in squashed.replaces}
-    before = scripts_before(settings, migrations, replaced)
-    for old, group in itertools.groupby(steps, key=lambda step: step[0] in replaced):
-        group = list(group)
-        deploy.run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None)
-        record(connection, {r: record_after[r].revision for r, forward in group if forward and r in record_after},
-               console)
-
-
-def scripts_before(settings: Settings, migrations: list[Migration], replaced: set[str]):
-    """Alembic's scripts of the history before a squash (``history``): the version locations
-    and ``migrations/replaced/``, less what the history leaves out (the squashed migrations,
-    whose followers run once they are recorded)."""
-    from alembic.script import ScriptDirectory
-    from alembic.script.revision import RevisionMap
-
-    from manage_migrations.migrations import alembic_config
-
-    folders = (*settings.migration_folders, replaced_folder(settings))
-    scripts = ScriptDirectory.from_config(alembic_config(dataclasses.replace(settings, version_locations=folders)))
-    replaced = replaced & {m.revision for m in migrations}  # an earlier squash's files may be gone
-    wanted = {m.revision for m in migrations} - (graph.descendants(replaced, migrations) - replaced)
-    # Alembic loads every file of the folders; its map is built from those wanted alone.
-    scripts.revision_map = RevisionMap(lambda: [s for s in scripts._load_revisions() if s.revision in wanted])
-    return scripts
-
-
-def record(connection, recorded: dict[str, str], console: Console) -> None:
-    """Django's ``check_replacements``: a squashed migration recorded in place of the last it replaces."""
-    from manage_migrations import database
-
-    for last, squashed in recorded.items():
-        console.line(f"  Recording {squashed} in place of {last}, which it replaces.")
-        database.replace_version(connection, last, squashed)
-
-
-def record_replaced(settings: Settings, connection) -> None:
-    """For the plain alembic command: a database at the last migration a squashed one replaces
-    is recorded at the squashed one, as ``migrate`` does, before Alembic looks for its revision."""
-    from manage_migrations import database
-    from manage_migrations.commands import migrations_of
-
-    record(connection, graph.squashed_in(database.current_state(connection), migrations_of(settings)), Console(0))

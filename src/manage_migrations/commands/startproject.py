@@ -8,7 +8,7 @@ from pathlib import Path
 
 from manage_migrations.output import CommandError, Console
 
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "project"
+TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "project"
 # Template files are kept under names that neither Python nor git treat as their own.
 RENAMED = {"env.example": ".env.example", "gitignore": ".gitignore"}
 

@@ -1,0 +1,169 @@
+"""``migrate`` (and ``fake``, ``migrate --prune``): the database brought to a target, as Django's."""
+from pathlib import Path
+from typing import NamedTuple
+
+import click
+
+from manage_migrations import graph, replaced, source
+from manage_migrations.conf import Settings
+from manage_migrations.graph import app_and_target
+from manage_migrations.loader import migrations_of
+from manage_migrations.output import CommandError, Console
+
+
+def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False,
+            lock_timeout: float = 300, plan: bool = False, check: bool = False, app: str | None = None,
+            fake_initial: bool = False) -> bool:
+    """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
+    under the deploy lock so that concurrent deploys run each migration once; with ``app``,
+    only that app's migrations (and what they need). With ``plan`` or ``check``, only say
+    what would run; with ``fake_initial``, record without running each initial migration
+    whose tables are already there. Returns whether anything was (or would be) run."""
+    from manage_migrations import database, lock, recorder
+
+    files = migrations_of(settings)
+    graph.single_head(files)
+    app, target = app_and_target(files, app, target)
+
+    def steps_from(connection) -> MigratePlan:
+        """Where the database stands and the steps to the target; with ``fake``, a recorded
+        revision that no file has is forgotten first (Alembic's ``stamp --purge``), as the
+        error about it advises."""
+        current = recorder.current_state(connection)
+        history, record_after = replaced.history(settings, files, current)
+        left = recorder.unfinished(connection)
+        if left and not fake:
+            raise CommandError(recorder.unfinished_error(*left[0], history))
+        record_now = graph.squashed_in(current, history)
+        known = {m.revision for m in history}
+        unknown = [revision for revision in current
+                   if revision not in known and revision not in record_now] if fake else []
+        if unknown:
+            current, record_now = (), {}
+        current = tuple(record_now.get(revision, revision) for revision in current)
+        heads = graph.heads(history)
+        if target is not None:
+            named = replaced.before_squashed(target, history, record_after)
+            wanted, scope = graph.resolve(named, history, current, app)
+        else:
+            wanted, scope = graph.app_heads(history)[app] if app else heads, app
+        return MigratePlan(history, heads, wanted, scope, graph.plan(history, current, wanted, scope), unknown, left,
+                           record_now, record_after)
+
+    def apply(connection):
+        planned = steps_from(connection)
+        if not (planned.steps or planned.unknown or planned.left or planned.record_now):
+            return carry_out(connection, planned)  # at head, the deploy hot path: nothing to lock for
+        with lock.deploy_lock(connection, lock_timeout, console):
+            return carry_out(connection, steps_from(connection))  # again: another migrate may have run some
+
+    def carry_out(connection, planned: MigratePlan):
+        """Django's header, then the steps (or the word that there are none). A signal from
+        here on ends in one line saying where the database stands."""
+        history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
+        app_of, known = graph.apps(history), {m.revision for m in history}
+        everything = scope is None and wanted == planned.heads or scope is not None and target is None
+        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)}) or [
+            settings.app_label]
+        console.operations(wanted, everything, ", ".join(labels))
+        try:
+            if planned.unknown:
+                console.line(f"  Forgetting {', '.join(planned.unknown)}, which no migration file has.")
+                recorder.forget_versions(connection)
+            if planned.left:  # fake is the way out the error names
+                console.line(f"  Forgetting that {', '.join(revision for revision, _ in planned.left)} did not finish.")
+                recorder.forget_unfinished(connection)
+            if planned.record_now:
+                recorder.record_squashed(connection, planned.record_now, console)
+            if not steps:
+                console.nothing_to_apply()
+                return bool(planned.unknown or planned.left or planned.record_now)
+            faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
+            from manage_migrations import executor  # Alembic: only where a migration runs
+
+            with database.durable_at_end(connection):
+                executor.run_plan(settings, connection, history, steps, console, fake, faked, planned.record_after)
+            return True
+        except KeyboardInterrupt as exc:
+            from manage_migrations import executor
+
+            raise executor.stopped_by(exc, connection, history) from exc
+
+    def show(connection):
+        planned = steps_from(connection)
+        if plan:
+            by_id = {m.revision: m for m in planned.history}
+            console.planned([(revision, forward, source.operations(by_id[revision].path, forward))
+                             for revision, forward in planned.steps], planned.record_now,
+                            {last: squashed.revision for last, squashed in planned.record_after.items()})
+        return bool(planned.steps)
+
+    return database.run(database.database_url(settings), show if plan or check else apply)
+
+
+class MigratePlan(NamedTuple):
+    """What ``migrate`` found and will do: the history it plans in (before a squash, for a
+    database part-way through what it replaces), its heads, the state wanted and the app it
+    is about, the steps there, the revisions to forget (``unknown``, with fake), an unfinished
+    migration (MariaDB), the squashed migrations to record now in place of the last migration
+    they replace ({last: squashed}) and those to record once that last one is applied."""
+    history: list[graph.Migration]
+    heads: tuple[str, ...]
+    wanted: tuple[str, ...]
+    scope: str | None
+    steps: list[tuple[str, bool]]
+    unknown: list[str]
+    left: list
+    record_now: dict[str, str]
+    record_after: dict[str, graph.Migration]
+
+
+def there_already(connection, migrations: list[graph.Migration], steps) -> frozenset:
+    """Django's ``--fake-initial``: the initial migrations to apply (none of their parents in
+    their app) that create tables or add columns, every one of which the database has already,
+    as where ``create_all()`` or hand-made tables came first. Nothing else is compared."""
+    import sqlalchemy as sa
+
+    inspector, app_of = sa.inspect(connection), graph.apps(migrations)
+    tables, by_id = set(inspector.get_table_names()), {m.revision: m for m in migrations}
+
+    def exists(table, column=None):
+        return table in tables and (column is None or column in {c["name"] for c in inspector.get_columns(table)})
+
+    found = set()
+    for revision, forward in steps:
+        if not forward or any(app_of[parent] == app_of[revision] for parent in by_id[revision].parents):
+            continue
+        made = [(name, subject, on) for name, subject, on in source.calls(by_id[revision].path)
+                if name in ("create_table", "add_column")]
+        if made and all(exists(subject) if name == "create_table" else exists(on, subject) for name, subject, on in made):
+            found.add(revision)
+    connection.rollback()
+    return frozenset(found)
+
+
+def prune(settings: Settings, console: Console) -> None:
+    """Django's ``migrate --prune``: forget the applied dates of migrations whose files are gone
+    (those a squashed migration replaces, once deleted from migrations/replaced/). A database
+    at a revision only a squashed migration knows of is left for migrate to record."""
+    from manage_migrations import database, recorder
+
+    migrations = migrations_of(settings)
+    recognised = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
+    on_disk = {m.revision for m in migrations} | {Path(path).stem for path in replaced.replaced_files(settings)}
+
+    def forget(connection):
+        gone = sorted(set(recorder.applied_dates(connection)) - on_disk)
+        console.line(click.style("Pruning migrations:", bold=True))
+        if not gone:
+            console.line("  No migrations to prune.")
+        for revision in gone:
+            console.line(f"  Pruning {settings.app_label}.{revision}", nl=False)
+            recorder.forget_history(connection, revision)
+            console.line(console.success(" OK"))
+        missing = [revision for revision in recorder.current_state(connection) if revision not in recognised]
+        if missing:
+            raise CommandError(f"The database is at revision '{missing[0]}', which no migration file has: "
+                               "mark it with 'fake' at a migration that exists.")
+
+    database.run(database.database_url(settings), forget)

@@ -1,0 +1,219 @@
+"""Runs a plan, as Django's ``MigrationExecutor``: each step through Alembic in a transaction of its
+own, recorded in that transaction, with lock waits retried, the unfinished record kept where DDL
+cannot be rolled back, and a signal ending in one line that says where the database stands.
+"""
+import dataclasses
+import itertools
+import signal
+import time
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationStep
+from alembic.script import ScriptDirectory
+
+from manage_migrations import graph, recorder, signals
+from manage_migrations.conf import Settings
+from manage_migrations.database import is_lock_wait, lock_holders, waited_table
+from manage_migrations.graph import Migration
+from manage_migrations.migrations import alembic_config, explain, load_scripts, project_environment, alembic_logs
+from manage_migrations.output import CommandError, Console, Interrupted
+from manage_migrations.replaced import replaced_folder
+from manage_migrations.recorder import current_state, unfinished, unfinished_error
+
+
+class StepFailed(CommandError):
+    """A migration that failed while running; ``reason`` is the error in one line."""
+
+    def __init__(self, revision: str, reason: str, sql: bool = False, error: BaseException | None = None):
+        self.revision, self.reason = revision, reason
+        self.lock_wait = error is not None and is_lock_wait(error)  # worth another try
+        self.table = waited_table(error) if self.lock_wait else None
+        what = f"Cannot write the SQL of {revision}" if sql else f"Migration {revision} failed"
+        super().__init__(f"{what}: {reason}")
+
+
+def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
+              lock_timeout: float | None = None, scripts: ScriptDirectory | None = None,
+              faked: frozenset = frozenset()) -> None:
+    """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
+    with ``sql``, print their SQL instead (Alembic's offline mode).
+
+    Alembic consumes the step generator lazily, so "Applying X..." is printed just before X
+    runs and " OK" once its transaction (with the version-table update) has committed. With
+    ``lock_timeout``, each migration waits at most that long for a lock another session holds.
+    ``scripts`` are the migration files as ``load_scripts`` loaded them, to load them once for
+    several runs. The migrations in ``faked`` are recorded without running (``--fake-initial``).
+    """
+    scripts = scripts or load_scripts(settings)
+    if not sql:
+        recorder.prepare(connection, [revision for revision, forward in steps if forward])
+        if lock_timeout and connection.dialect.name in ("mysql", "mariadb"):
+            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, round(lock_timeout))}")
+            connection.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(lock_timeout))}")
+        if console.verbosity >= 3:
+            sa.event.listen(connection, "before_cursor_execute",
+                            lambda conn, cursor, statement, *args: console.sql(statement))
+    running = None
+    marked = not sql and not fake and not recorder.rolls_back_ddl(connection)
+
+    def alembic_steps(heads, context):
+        nonlocal running
+        for revision, forward in steps:
+            running = (revision, forward)
+            if marked:  # committed before the DDL, which MariaDB cannot take back
+                recorder.mark_unfinished(connection, revision, forward)
+            script = scripts.get_revision(revision)
+            if forward:
+                step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
+            else:
+                step = MigrationStep.downgrade_from_script(scripts.revision_map, script)
+            if not sql:
+                wait = lock_timeout if connection.dialect.name == "postgresql" else None
+                skip = fake or revision in faked
+                step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait)
+            console.step_started(revision, forward)
+            started = time.perf_counter()
+            yield step
+            if marked:
+                recorder.mark_unfinished(connection, revision, None)
+            console.step_finished(fake or revision in faked, time.perf_counter() - started)
+            running = None
+
+    offline = {}
+    if sql:
+        first, forward = steps[0]
+        parents = scripts.get_revision(first).down_revision
+        offline = dict(as_sql=True, starting_rev=(parents if forward else first) or None, destination_rev=first)
+    try:
+        with project_environment(alembic_config(settings, connection, models=False), scripts, fn=alembic_steps,
+                                 **offline), alembic_logs(console.verbosity):
+            scripts.run_env()
+        if not sql:
+            connection.commit()
+    except CommandError:
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
+            console.line()
+            raise Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT,
+                              running=running) from exc
+        if running is None:
+            raise
+        console.line()
+        raise StepFailed(running[0], explain(exc), sql, exc) from exc
+
+
+def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None):
+    """The step's work followed by its row in the history table, in the step's transaction;
+    on PostgreSQL, the transaction's ``lock_timeout`` first."""
+
+    def run(**kw):
+        if lock_timeout:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout * 1000)}ms'")
+        if migration_fn is not None:
+            migration_fn(**kw)
+        recorder.record_step(connection, revision, forward)
+
+    return run
+
+
+def try_migration(settings: Settings, connection, revision: str,
+                  afterwards: str = "The file is kept for you to fix.") -> None:
+    """Run a new migration on the scratch database before anyone else does: up, down and up
+    again, so that a migration that cannot run, or cannot be undone, is found now. A failure
+    ends with what becomes of the file (``afterwards``)."""
+    scripts = load_scripts(settings)
+    for forward, step in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
+        try:
+            run_steps(settings, connection, [(revision, forward)], Console(0), scripts=scripts)
+        except StepFailed as failed:
+            raise CommandError(f"Tried {revision} on the scratch database: its {step} failed: "
+                               f"{failed.reason.rstrip('.')}. {afterwards}") from failed
+
+
+LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that waited too long for a lock
+
+
+def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool,
+                          faked: frozenset = frozenset(), scripts=None) -> None:
+    """Run the steps; a migration that waits longer than ``settings.table_lock_timeout`` for a
+    lock another session holds is rolled back (so it never keeps the queries queued behind it
+    waiting longer than that) and tried again after a pause, then given up in one line naming
+    the table, who holds it and where the database stands."""
+    for delay in (*LOCK_RETRY_DELAYS, None):
+        try:
+            return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout,
+                             faked=faked, scripts=scripts)
+        except StepFailed as failed:
+            if not failed.lock_wait:
+                raise
+            steps = steps[[revision for revision, _ in steps].index(failed.revision):]
+            connection.rollback()
+            table = f" on {failed.table}" if failed.table else ""
+            holders = lock_holders(connection, failed.table) if failed.table else ""
+            if delay is None:
+                at = ", ".join(current_state(connection)) or "no migration"
+                raise CommandError(f"Migration {failed.revision} waited over {settings.table_lock_timeout:g} s for a "
+                                   f"lock{table}{holders}, {len(LOCK_RETRY_DELAYS) + 1} times; gave up. The database "
+                                   f"is at {at}.") from failed
+            console.line(f"  Waited over {settings.table_lock_timeout:g} s for a lock{table}{holders}; "
+                         f"trying again in {delay} s.")
+            time.sleep(delay)
+
+
+def stopped_by(exc: KeyboardInterrupt, connection, migrations: list[graph.Migration]) -> Interrupted:
+    """A signal arrived while migrating (while Alembic loaded, or a statement it cancelled
+    failed, or between statements): the step's transaction is rolled back where the backend
+    can, and the line says where the database stands, read over a new connection if the
+    signal left this one mid-statement, with the unfinished migration and its ways out where
+    DDL is not rolled back."""
+
+    def standing(conn) -> tuple[str, list]:
+        return ", ".join(current_state(conn)) or "no migration", unfinished(conn)
+
+    signals.wait_for_statements_to_stop()
+    try:
+        connection.rollback()
+        at, left = standing(connection)
+    except Exception:
+        try:
+            with connection.engine.connect() as fresh:
+                at, left = standing(fresh)
+        except Exception:
+            at, left = "where the last migration reported OK left it", []
+    running = getattr(exc, "running", None)
+    doing = f" while {'applying' if running[1] else 'unapplying'} {running[0]}" if running else ""
+    message = f"Interrupted{doing}: the database is at {at}."
+    for revision, forward in left[:1]:
+        message += " " + unfinished_error(revision, forward, migrations)
+    return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT, message)
+
+
+def run_plan(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,
+              faked: frozenset, record_after: dict[str, Migration]) -> None:
+    """Run the steps; those of replaced migrations from their files in ``migrations/replaced/``,
+    each squashed migration recorded in place of the last it replaces once that is applied."""
+    if not record_after:
+        return run_with_lock_retries(settings, connection, steps, console, fake, faked)
+    replaced = {revision for squashed in record_after.values() for revision in squashed.replaces}
+    before = scripts_before(settings, migrations, replaced)
+    for old, group in itertools.groupby(steps, key=lambda step: step[0] in replaced):
+        group = list(group)
+        run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None)
+        recorder.record_squashed(connection, {r: record_after[r].revision for r, forward in group
+                                              if forward and r in record_after}, console)
+
+
+def scripts_before(settings: Settings, migrations: list[Migration], replaced: set[str]):
+    """Alembic's scripts of the history before a squash (``history``): the version locations
+    and ``migrations/replaced/``, less what the history leaves out (the squashed migrations,
+    whose followers run once they are recorded)."""
+    from alembic.script.revision import RevisionMap
+
+    folders = (*settings.migration_folders, replaced_folder(settings))
+    scripts = ScriptDirectory.from_config(alembic_config(dataclasses.replace(settings, version_locations=folders)))
+    replaced = replaced & {m.revision for m in migrations}  # an earlier squash's files may be gone
+    wanted = {m.revision for m in migrations} - (graph.descendants(replaced, migrations) - replaced)
+    # Alembic loads every file of the folders; its map is built from those wanted alone.
+    scripts.revision_map = RevisionMap(lambda: [s for s in scripts._load_revisions() if s.revision in wanted])
+    return scripts
