@@ -1,6 +1,9 @@
 """Runs a plan, as Django's ``MigrationExecutor``: each step through Alembic in a transaction of its
 own, recorded in that transaction, with lock waits retried, the unfinished record kept where DDL
 cannot be rolled back, and a signal ending in one line that says where the database stands.
+
+Alembic is imported where a step runs, not with this module: ``migrate`` holds it from the start,
+so that a signal that comes while Alembic loads is still answered by ``stopped_by``.
 """
 import dataclasses
 import itertools
@@ -8,14 +11,11 @@ import signal
 import time
 
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationStep
-from alembic.script import ScriptDirectory
 
 from manage_migrations import graph, recorder, signals
 from manage_migrations.conf import Settings
 from manage_migrations.database import is_lock_wait, lock_holders, waited_table
 from manage_migrations.graph import Migration
-from manage_migrations.migrations import alembic_config, explain, load_scripts, project_environment, alembic_logs
 from manage_migrations.output import CommandError, Console, Interrupted
 from manage_migrations.replaced import replaced_folder
 from manage_migrations.recorder import current_state, unfinished, unfinished_error
@@ -33,7 +33,7 @@ class StepFailed(CommandError):
 
 
 def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
-              lock_timeout: float | None = None, scripts: ScriptDirectory | None = None,
+              lock_timeout: float | None = None, scripts=None,
               faked: frozenset = frozenset()) -> None:
     """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
     with ``sql``, print their SQL instead (Alembic's offline mode).
@@ -44,6 +44,10 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     ``scripts`` are the migration files as ``load_scripts`` loaded them, to load them once for
     several runs. The migrations in ``faked`` are recorded without running (``--fake-initial``).
     """
+    from alembic.runtime.migration import MigrationStep
+
+    from manage_migrations.migrations import alembic_config, alembic_logs, explain, load_scripts, project_environment
+
     scripts = scripts or load_scripts(settings)
     if not sql:
         recorder.prepare(connection, [revision for revision, forward in steps if forward])
@@ -122,6 +126,8 @@ def try_migration(settings: Settings, connection, revision: str,
     """Run a new migration on the scratch database before anyone else does: up, down and up
     again, so that a migration that cannot run, or cannot be undone, is found now. A failure
     ends with what becomes of the file (``afterwards``)."""
+    from manage_migrations.migrations import load_scripts
+
     scripts = load_scripts(settings)
     for forward, step in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
         try:
@@ -208,7 +214,10 @@ def scripts_before(settings: Settings, migrations: list[Migration], replaced: se
     """Alembic's scripts of the history before a squash (``history``): the version locations
     and ``migrations/replaced/``, less what the history leaves out (the squashed migrations,
     whose followers run once they are recorded)."""
+    from alembic.script import ScriptDirectory
     from alembic.script.revision import RevisionMap
+
+    from manage_migrations.migrations import alembic_config
 
     folders = (*settings.migration_folders, replaced_folder(settings))
     scripts = ScriptDirectory.from_config(alembic_config(dataclasses.replace(settings, version_locations=folders)))

@@ -28,7 +28,7 @@ from mako.template import Template
 
 from manage_migrations import database
 from manage_migrations.loader import files_of, load_module
-from manage_migrations.recorder import include_name
+from manage_migrations.recorder import VERSION_TABLE, include_name
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
@@ -63,7 +63,8 @@ def project_environment(config: Config, scripts: ScriptDirectory, **options) -> 
     comparison, its own tables left out of autogenerate, and always one transaction per
     migration, which the record of each migration relies on. An env.py that configures a
     connection other than the one handed in (Alembic's own templates open one of their own) is
-    refused before anything runs: it would run migrations on a database nobody named. (The
+    refused before anything runs: it would run migrations on a database nobody named; so is one
+    that keeps Alembic's versions in a table of its own, which manage.py would not read. (The
     instance's ``configure`` is replaced, not the class's: Alembic's ``context`` module proxies
     the instance's attributes.)"""
     environment = EnvironmentContext(config, scripts, **options)
@@ -75,6 +76,10 @@ def project_environment(config: Config, scripts: ScriptDirectory, **options) -> 
                                "it would run on a database of its own: use config.attributes.get('connection') when "
                                "it is set (the Alembic cookbook's connection sharing; 'manage-migrations init' makes "
                                "the change).")
+        table = ".".join(filter(None, (chosen.get("version_table_schema"), chosen.get("version_table", VERSION_TABLE))))
+        if table != VERSION_TABLE:
+            raise CommandError(f"{Path(scripts.dir) / 'env.py'} keeps Alembic's versions in {table}; manage.py reads "
+                               f"{VERSION_TABLE} alone, so it would not see what ran: nothing was run.")
         theirs = chosen.get("include_name")
         return configure(connection=connection, **{
             "render_as_batch": True, "compare_server_default": True, **chosen, "transaction_per_migration": True,

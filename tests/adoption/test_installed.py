@@ -3,9 +3,7 @@ outside this repository, for a new project (startproject) and for existing Alemb
 (init). Each existing project is built and migrated with the plain alembic command first, with
 rows in its tables (existing_projects.py)."""
 import zipfile
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from existing_projects import ASYNC_APP_CONFIG, build_async_app, build_src_app
 
@@ -150,6 +148,7 @@ def test_adopting_an_async_app_whose_config_is_elsewhere(ok, in_venv, tmp_path, 
     assert plain.returncode == 1 and "--config" in plain.stderr  # no alembic.ini at the root
     adopted = ok(folder, "manage-migrations", "init", "--config", ASYNC_APP_CONFIG)
     assert "  Models: the_remember.src.repo.models:Base" in adopted
+    assert f"  Database URL: sqlalchemy.url of {ASYNC_APP_CONFIG} (DATABASE_URL in the environment or .env wins)" in adopted
 
     assert ok(folder, "python", "manage.py", "showmigrations") == ["remember", f" [X] {first}", f" [X] {second}"]
     assert ok(folder, "python", "manage.py", "migrate", second[:4])[-1] == "  No migrations to apply."

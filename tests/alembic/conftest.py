@@ -7,7 +7,6 @@ import pytest
 from alembic.config import Config
 
 from manage_migrations import database
-from manage_migrations.conf import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}

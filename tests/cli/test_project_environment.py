@@ -73,3 +73,20 @@ def test_an_env_py_with_its_own_engine_is_refused_before_anything_runs(make_sett
         assert sa.inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+def test_an_env_py_with_a_version_table_of_its_own_is_refused_before_anything_runs(make_settings, project_copy,
+                                                                                   sqlite_url):
+    env_py = project_copy / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace("    transaction_per_migration=True,\n",
+                                                 "    transaction_per_migration=True,\n    version_table='our_versions',\n"))
+
+    result = CliRunner().invoke(cli, ["migrate"], obj=make_settings(project_copy, sqlite_url))
+
+    assert result.exit_code == 1, result.output
+    assert "keeps Alembic's versions in our_versions; manage.py reads alembic_version alone" in result.stderr
+    engine = sa.create_engine(sqlite_url)
+    try:
+        assert not {"hotels", "our_versions"} & set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()

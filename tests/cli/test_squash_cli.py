@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from manage_migrations.cli import cli
-from manage_migrations.conf import Settings
 
 SQUASHED = "0001_create_table_hotels_squashed_0003_add_users"
 

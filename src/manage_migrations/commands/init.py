@@ -55,9 +55,14 @@ def init(console: Console, base_dir: Path, config_file: Path | None = None, mode
                  f"{display(options['migrations_dir'], base_dir)}.")
     console.line(f"  Models: {models}" if models else
                  "  Models: env.py's target_metadata (not one name: give --models MODULE:ATTR for squashmigrations)")
-    console.line(f"  Database URL: {database_url}" if database_url else
-                 "  Database URL: DATABASE_URL, else sqlalchemy.url of the Alembic config (env.py does not set "
-                 "it plainly: give --database-url MODULE:ATTR to read it from your app's configuration)")
+    if database_url:
+        console.line(f"  Database URL: {database_url}")
+    elif options["sqlalchemy_url"]:
+        console.line(f"  Database URL: sqlalchemy.url of {display(config_file, base_dir)} (DATABASE_URL in the "
+                     "environment or .env wins)")
+    else:
+        console.line("  Database URL: none found: set DATABASE_URL, or give --database-url MODULE:ATTR where your "
+                     "app's configuration keeps it")
     changed = found.adopted()
     if changed != found.text:
         env_py.write_text(changed)
@@ -199,6 +204,10 @@ class EnvPy:
             found.append(f"{self.path.name} opens its own connection in a way init does not recognise: make it use "
                          "config.attributes.get('connection') when set (the Alembic cookbook's connection sharing); "
                          "until then every command refuses to run migrations.")
+        if any(kw.arg in ("version_table", "version_table_schema") for call in self.configure_calls()
+               for kw in call.keywords):
+            found.append(f"{self.path.name} keeps Alembic's versions in a table of its own: manage.py reads "
+                         "alembic_version alone, and refuses to run migrations until env.py uses it.")
         if self.has_own_include_name():
             found.append(f"{self.path.name} has an include_name of its own: make it also leave out the tables "
                          "manage_migrations and manage_migrations_unfinished, or the plain alembic command's "

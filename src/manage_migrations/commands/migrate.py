@@ -19,7 +19,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     only that app's migrations (and what they need). With ``plan`` or ``check``, only say
     what would run; with ``fake_initial``, record without running each initial migration
     whose tables are already there. Returns whether anything was (or would be) run."""
-    from manage_migrations import database, lock, recorder
+    from manage_migrations import database, executor, lock, recorder
 
     files = migrations_of(settings)
     graph.single_head(files)
@@ -79,14 +79,10 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                 console.nothing_to_apply()
                 return bool(planned.unknown or planned.left or planned.record_now)
             faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
-            from manage_migrations import executor  # Alembic: only where a migration runs
-
             with database.durable_at_end(connection):
                 executor.run_plan(settings, connection, history, steps, console, fake, faked, planned.record_after)
             return True
         except KeyboardInterrupt as exc:
-            from manage_migrations import executor
-
             raise executor.stopped_by(exc, connection, history) from exc
 
     def show(connection):
