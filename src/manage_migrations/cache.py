@@ -3,6 +3,7 @@
 A cache only saves time: one that cannot be read is empty, one that cannot be written is
 skipped, and every entry carries what it depends on so that a stale one is never used.
 """
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -21,13 +22,14 @@ def save(cache_dir: Path | None, name: str, data: dict) -> None:
     """Written whole and renamed into place, so a reader never sees half a file."""
     if cache_dir is None:
         return
+    partial = cache_dir / f"{name}.{os.getpid()}"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_dir / f"{name}.{os.getpid()}"
         partial.write_text(json.dumps(data))
         os.replace(partial, cache_dir / name)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):  # a disk full half-way leaves no stray file behind
+            partial.unlink()
 
 
 def move(source: Path, destination: Path) -> None:

@@ -29,6 +29,9 @@ def database_url(settings: Settings) -> URL:
     """The settings' URL as SQLAlchemy's URL: ``postgres://`` as ``postgresql://``, a bare
     ``postgresql://`` on psycopg 3 when installed and psycopg2 otherwise, a relative SQLite
     path relative to the project. An explicit ``+driver`` is kept as given."""
+    if settings.database_url.partition("://")[2].split("/", 1)[0].count("@") > 1:  # before parsing: it misreads them
+        raise CommandError("The password in DATABASE_URL holds a raw '@': URL-encode it (%40), "
+                           "and a ':' as %3A.")
     try:
         url = make_url(settings.database_url)
     except (sa.exc.ArgumentError, ValueError):
@@ -37,9 +40,6 @@ def database_url(settings: Settings) -> URL:
     if backend not in BACKENDS:
         raise CommandError(f"Unknown database driver '{backend}' in DATABASE_URL: use one of "
                            f"{', '.join(f'{name}://' for name in sorted(BACKENDS))}.")
-    if url.host and "@" in url.host:
-        raise CommandError("The password in DATABASE_URL holds a raw '@': URL-encode it (%40), "
-                           "and a ':' as %3A.")
     if backend == "postgres":
         backend = "postgresql"
         url = url.set(drivername="postgresql" + (f"+{url.get_driver_name()}" if "+" in url.drivername else ""))

@@ -30,10 +30,7 @@ def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return
-    # PostgreSQL's advisory locks belong to one database; MariaDB's named locks to the whole
-    # server, so its name carries the database's (at most 64 characters): two databases on one
-    # server do not wait for each other.
-    name = {"name": f"{LOCK_NAME} {connection.engine.url.database}"[:64]}
+    name = lock_name(connection)
     if backend == "postgresql":
         take, release = f"SELECT pg_try_advisory_lock({LOCK_KEY})", f"SELECT pg_advisory_unlock({LOCK_KEY})"
     elif backend in ("mysql", "mariadb"):
@@ -47,6 +44,24 @@ def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
             yield
         finally:
             holder.execute(sa.text(release), name)
+
+
+def lock_name(connection: sa.Connection) -> dict:
+    """PostgreSQL's advisory locks belong to one database; MariaDB's named locks to the whole
+    server, so its name carries the database's (at most 64 characters): two databases on one
+    server do not wait for each other."""
+    return {"name": f"{LOCK_NAME} {connection.engine.url.database}"[:64]}
+
+
+def held_elsewhere(connection: sa.Connection) -> bool:
+    """Whether another migrate holds the deploy lock now, asked without waiting for it: the
+    readers that take no lock (showmigrations, migrate --check) tell a migration being applied
+    from one that did not finish. Asked where DDL is not rolled back (MariaDB), where that differs."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return False
+    holder = connection.execute(sa.text("SELECT IS_USED_LOCK(:name)"), lock_name(connection)).scalar()
+    connection.rollback()
+    return holder is not None
 
 
 def _try_flock(handle) -> bool:

@@ -186,6 +186,12 @@ def record_squashed(connection, recorded: dict[str, str], console: Console) -> N
         replace_version(connection, last, squashed)
 
 
+def being_applied(revision: str) -> str:
+    """What a reader that takes no lock says of an unfinished migration another migrate is running."""
+    return (f"Migration {revision} is being applied by another migrate, which holds the deploy lock: "
+            "look again once it has finished.")
+
+
 # Built once: SQLAlchemy then compiles each once per run, not once per migration.
 RECORD_APPLIED = HISTORY.insert()
 RECORD_UNAPPLIED = HISTORY.delete().where(HISTORY.c.revision == sa.bindparam("gone"))

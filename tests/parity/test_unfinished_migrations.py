@@ -85,6 +85,37 @@ def test_a_migration_killed_half_way_on_mariadb_is_named(project_copy, mariadb_u
     assert (after.returncode, after.stdout.splitlines()[-1]) == (0, "  No migrations to apply.")
 
 
+def test_a_deploy_beside_a_running_migration_on_mariadb_waits_and_is_not_told_it_did_not_finish(
+        project_copy, run_manage, mariadb_url, tmp_path):
+    """The unfinished record of a migration another instance is running is read under the deploy
+    lock: a second migrate waits for it and finds nothing to do; readers that take no lock
+    (showmigrations, migrate --check) say it is being applied, with no advice to fake it."""
+    env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": mariadb_url,
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    manage = [sys.executable, str(project_copy / "manage.py")]
+    assert subprocess.run([*manage, "migrate"], env=env, capture_output=True).returncode == 0
+    write_migration(project_copy, "0005_bookings", "0004_make_email_unique", HALF_DONE.format(then="SELECT SLEEP(6)"),
+                    "op.drop_table('bookings')")
+
+    running = subprocess.Popen([*manage, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "bookings" not in tables(mariadb_url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        shown = run_manage(project_copy, "showmigrations", database_url=mariadb_url)
+        probe = run_manage(project_copy, "migrate", "--check", database_url=mariadb_url)
+        beside = run_manage(project_copy, "migrate", database_url=mariadb_url)
+    finally:
+        first = running.communicate(timeout=120)
+    being_applied = ("Migration 0005_bookings is being applied by another migrate, which holds the deploy lock: "
+                     "look again once it has finished.")
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert shown.stdout.splitlines()[-2:] == [" [ ] 0005_bookings", being_applied]
+    assert (probe.returncode, probe.stderr) == (1, f"CommandError: {being_applied}\n")
+    assert (running.returncode, first[0].splitlines()[-1]) == (0, "  Applying 0005_bookings... OK"), first[1]
+    assert (beside.returncode, beside.stdout.splitlines()[-1]) == (0, "  No migrations to apply."), beside.stderr
+
+
 def test_postgresql_rolls_a_failed_migration_back_and_records_nothing(project_copy, run_manage, postgres_url):
     assert run_manage(project_copy, "migrate", database_url=postgres_url).returncode == 0
     write_migration(project_copy, "0005_bookings", "0004_make_email_unique",

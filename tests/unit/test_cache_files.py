@@ -80,3 +80,11 @@ def test_fingerprint_follows_the_content_of_env_py_and_every_migration(tmp_path)
     second = fingerprint()
     (migrations / "env.py").write_text("# env, edited\n")
     assert len({first, second, fingerprint()}) == 3
+
+
+def test_a_write_that_fails_half_way_leaves_no_partial_file(tmp_path):
+    """The rename into place fails (here: a folder stands where the file goes); what was written
+    so far is removed, not left as index.json.<pid>."""
+    (tmp_path / "index.json").mkdir()
+    cache.save(tmp_path, "index.json", {"a": 1})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index.json"]

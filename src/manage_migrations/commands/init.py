@@ -4,9 +4,9 @@ It reads the project as the plain alembic command does (``alembic.ini``, ``--con
 ``[tool.alembic]``), learns from its env.py where the models and the database URL come from
 where env.py says so plainly (``target_metadata = Base.metadata``,
 ``config.set_main_option("sqlalchemy.url", settings.DB_URL)``), and writes ``manage.py`` and
-``manage_settings.py`` in the project folder (where the alembic command is run). The team's env.py, template, file names and history
-stay as they are; env.py gets the two changes manage.py needs where it lacks them, shown as a
-diff: the Alembic cookbook's connection sharing (so that every command runs on the connection
+``manage_settings.py`` in the project folder (where the alembic command is run). The team's
+env.py, template, file names and history stay as they are; env.py gets the two changes manage.py
+needs where it lacks them, shown as a diff: the Alembic cookbook's connection sharing (so that every command runs on the connection
 it was given, never on one env.py opens itself), and manage.py's own tables left out of the
 plain alembic command's autogenerate.
 """

@@ -32,8 +32,6 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         current = recorder.current_state(connection)
         history, record_after = replaced.history(settings, files, current)
         left = recorder.unfinished(connection)
-        if left and not fake:
-            raise CommandError(recorder.unfinished_error(*left[0], history))
         record_now = graph.squashed_in(current, history)
         known = {m.revision for m in history}
         unknown = [revision for revision in current
@@ -59,7 +57,10 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
 
     def carry_out(connection, planned: MigratePlan):
         """Django's header, then the steps (or the word that there are none). A signal from
-        here on ends in one line saying where the database stands."""
+        here on ends in one line saying where the database stands. A migration recorded as
+        unfinished is read under the deploy lock: no other migrate is running it then."""
+        if planned.left and not fake:
+            raise CommandError(recorder.unfinished_error(*planned.left[0], planned.history))
         history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
         app_of, known = graph.apps(history), {m.revision for m in history}
         everything = scope is None and wanted == planned.heads or scope is not None and target is None
@@ -87,6 +88,9 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
 
     def show(connection):
         planned = steps_from(connection)
+        if planned.left and not fake:
+            raise CommandError(recorder.being_applied(planned.left[0][0]) if lock.held_elsewhere(connection)
+                               else recorder.unfinished_error(*planned.left[0], planned.history))
         if plan:
             by_id = {m.revision: m for m in planned.history}
             console.planned([(revision, forward, source.operations(by_id[revision].path, forward))

@@ -9,7 +9,7 @@ from manage_migrations.output import CommandError, Console
 def showmigrations(settings: Settings, console: Console, plan: bool = False, apps: tuple[str, ...] = ()) -> None:
     """Django's showmigrations: every migration of each app (of ``apps``, when named) in order,
     marked when applied (and when, at -v 2)."""
-    from manage_migrations import database, recorder
+    from manage_migrations import database, lock, recorder
 
     migrations = graph.in_order(migrations_of(settings))
     if plan:
@@ -21,9 +21,10 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
 
     def read(connection):
         dates = recorder.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
-        return recorder.current_state(connection), dates, recorder.unfinished(connection)
+        left = recorder.unfinished(connection)
+        return recorder.current_state(connection), dates, left, bool(left) and lock.held_elsewhere(connection)
 
-    state, dates, left = database.run(database.database_url(settings), read)
+    state, dates, left, running = database.run(database.database_url(settings), read)
     history, _ = replaced.history(settings, migrations, state)
     if history is not migrations:
         migrations, app_of = graph.in_order(history), graph.apps(history)
@@ -35,6 +36,9 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
         console.migration_plan(shown, {m.revision: m.needs for m in migrations}, applied)
     else:
         groups = [(app, [name for name in names if app_of[name] == app]) for app in labels]
-        console.migration_list(groups, applied, dates, {revision for revision, _ in left}, squashed)
-    if left:
+        console.migration_list(groups, applied, dates, set() if running else {revision for revision, _ in left},
+                               squashed)
+    if running:
+        console.line(recorder.being_applied(left[0][0]))
+    elif left:
         raise CommandError(recorder.unfinished_error(*left[0], migrations))
