@@ -175,17 +175,34 @@ def transactional_ddl(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get(WRITES) else "BEGIN")
+
+
+WRITES = "manage_migrations.writes"  # connection.info: this SQLite connection's transactions write
+
+
+def writing(connection: sa.Connection) -> None:
+    """From here on, each SQLite transaction of ``connection`` takes the write lock as it begins
+    (``BEGIN IMMEDIATE``). A deferred one reads first, and its first write beside an application
+    that holds the lock is refused at once; an immediate one waits for it (the busy timeout),
+    and a wait that runs out is retried as any lock wait is."""
+    if connection.dialect.name == "sqlite":
+        connection.info[WRITES] = True
 
 
 def run(url: URL, work, **engine_options):
-    """Call ``work(connection)`` with one connection to ``url`` and return what it returns."""
+    """Call ``work(connection)`` with one connection to ``url`` and return what it returns. An
+    error of SQLite's names the file, which its own words do not (a read-only or locked file)."""
     engine = create_engine(url, **engine_options)
     if is_async(url):
         return asyncio.run(_run_async(engine, url, work))
     try:
         with _connected(engine, url) as connection:
             return work(connection)
+    except sa.exc.DBAPIError as exc:
+        if url.get_backend_name() != "sqlite":
+            raise
+        raise CommandError(f"{one_line(exc)} ({url.database})") from exc
     finally:
         engine.dispose()
 

@@ -12,7 +12,7 @@ import time
 
 import sqlalchemy as sa
 
-from manage_migrations import graph, recorder, signals
+from manage_migrations import database, graph, recorder, signals
 from manage_migrations.conf import Settings
 from manage_migrations.database import is_lock_wait, lock_holders, waited_table
 from manage_migrations.graph import Migration
@@ -50,6 +50,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
 
     scripts = scripts or load_scripts(settings)
     if not sql:
+        database.writing(connection)
         recorder.prepare(connection, [revision for revision, forward in steps if forward])
         if lock_timeout and connection.dialect.name in ("mysql", "mariadb"):
             connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, round(lock_timeout))}")

@@ -135,3 +135,50 @@ def test_mariadb_gives_a_migration_behind_an_application_lock_up_at_n_minus_1(pr
     assert result.stdout.count("  Waited over 1 s for a lock on users; trying again in ") == 3, result.stdout
     assert result.stderr == ("CommandError: Migration 0004_make_email_unique waited over 1 s for a lock on users, "
                              "4 times; gave up. The database is at 0003_add_users.\n")
+
+
+def test_sqlite_migrations_beside_an_application_that_writes_wait_their_turn(project_copy, run_manage, sqlite_url):
+    """An application writes 200 ms in every 250 (BEGIN IMMEDIATE, as a writer holds SQLite's
+    lock); up and down migrations, each in a transaction that takes the write lock as it begins,
+    wait for it and all succeed, where deferred transactions were refused at their first write."""
+    import threading
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    assert run_manage(project_copy, "migrate", "0001", database_url=sqlite_url).returncode == 0
+    stop = threading.Event()
+
+    def application():
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        connection.execute("CREATE TABLE IF NOT EXISTS app_log (n INTEGER)")
+        while not stop.is_set():
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO app_log VALUES (1)")
+            time.sleep(0.2)
+            connection.execute("COMMIT")
+            time.sleep(0.05)
+        connection.close()
+
+    writer = threading.Thread(target=application)
+    writer.start()
+    try:
+        results = [run_manage(project_copy, "migrate", target, database_url=sqlite_url)
+                   for target in ("0004", "0001", "0004", "zero", "0004")]
+    finally:
+        stop.set()
+        writer.join()
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT version_num FROM alembic_version").fetchall() == [("0004_make_email_unique",)]
+
+
+def test_sqlite_errors_name_the_file(project_copy, run_manage, tmp_path):
+    """SQLite's own words name no file ("file is not a database", "attempt to write a readonly
+    database"): the line says which file it is."""
+    database = tmp_path / "not_a_database.sqlite3"
+    database.write_bytes(b"these are not the pages of an SQLite database" * 100)
+    for command in (["migrate"], ["showmigrations"]):
+        result = run_manage(project_copy, *command, database_url=f"sqlite:///{database}")
+        assert result.returncode == 1
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("CommandError: "), result.stderr
+        assert result.stderr.rstrip().endswith(f"({database})"), result.stderr
