@@ -4,6 +4,7 @@ Commands and the Alembic glue call a ``Console``; nothing else prints. Verbosity
 Django: 0 prints nothing on success, 1 is the default, 2 adds timings.
 """
 import os
+import threading
 from pathlib import Path
 
 import click
@@ -45,8 +46,12 @@ class Console:
         self.verbosity = verbosity
         self.color = color_choice()
         self.scriptable = scriptable  # makemigrations --scriptable: stdout has the new files' paths alone
+        self.ticker: Ticker | None = None  # a running migration's time so far, on a terminal
 
     def line(self, text: str = "", level: int = 1, nl: bool = True) -> None:
+        if self.ticker is not None:  # whatever is said next ends the running migration's tick
+            self.ticker.stop()
+            self.ticker = None
         if self.verbosity >= level:
             click.echo(text, nl=nl, color=self.color, err=self.scriptable)
 
@@ -71,7 +76,10 @@ class Console:
 
     def step_started(self, name: str, forward: bool) -> None:
         # At -v 3 the step's SQL follows on lines of its own.
-        self.line(f"  {'Applying' if forward else 'Unapplying'} {name}...", nl=self.verbosity >= 3)
+        started = f"  {'Applying' if forward else 'Unapplying'} {name}..."
+        self.line(started, nl=self.verbosity >= 3)
+        if self.verbosity in (1, 2) and not self.scriptable and click.get_text_stream("stdout").isatty():
+            self.ticker = Ticker(started)
 
     def step_finished(self, fake: bool, seconds: float) -> None:
         timing = f" ({seconds:.3f}s)" if self.verbosity >= 2 else ""
@@ -159,3 +167,33 @@ def display_path(path: Path) -> str:
     """Relative to the current folder when inside it, as Django prints new migration files."""
     relative = os.path.relpath(path)
     return str(path) if relative.startswith("..") else relative
+
+
+class Ticker:
+    """On a terminal, a migration that runs past a couple of seconds shows that it is still
+    running: its line, rewritten each second with the time so far ("Applying 0005_x... 12 s").
+    ``stop`` puts the line back as it was, for " OK" to follow."""
+
+    AFTER = 2  # seconds before the first tick: most migrations are done by then
+
+    def __init__(self, line: str):
+        self.line, self.done, self.shown = line, threading.Event(), ""
+        self.thread = threading.Thread(target=self.tick, name="progress", daemon=True)
+        self.thread.start()
+
+    def tick(self) -> None:
+        seconds = self.AFTER
+        if self.done.wait(seconds):
+            return
+        while True:
+            self.shown = f" {seconds} s"
+            click.echo(f"\r{self.line}{self.shown}", nl=False)
+            if self.done.wait(1):
+                return
+            seconds += 1
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+        if self.shown:
+            click.echo(f"\r{self.line}{' ' * len(self.shown)}\r{self.line}", nl=False)
