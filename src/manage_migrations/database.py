@@ -149,20 +149,28 @@ def create_engine(url: URL, **options):
 
 
 def statement_stopper(engine: sa.Engine, dbapi_connection):
-    """What stops the statement ``dbapi_connection`` runs, called from another thread: libpq's
-    cancel request (psycopg2, psycopg), ``sqlite3_interrupt``, or, for MariaDB, ``KILL QUERY``
-    from a second connection, as the mysql client does on Ctrl-C."""
+    """What stops the statement ``dbapi_connection`` runs, called from another thread:
+    ``sqlite3_interrupt``, or a second connection that stops it on the server, as the mysql
+    client does on Ctrl-C: ``KILL QUERY`` (MariaDB), ``pg_cancel_backend`` (PostgreSQL). Not
+    libpq's own cancel request: the drivers send it holding Python's lock, so a server that does
+    not answer would stop every thread of the process; a connection waits at most its connect
+    timeout, and lets the others run meanwhile."""
     if hasattr(dbapi_connection, "interrupt"):  # sqlite3
         return dbapi_connection.interrupt
-    if hasattr(dbapi_connection, "thread_id"):
-        thread_id = dbapi_connection.thread_id()
+    if hasattr(dbapi_connection, "thread_id"):  # PyMySQL, mysqlclient
+        stop = sa.text(f"KILL QUERY {int(dbapi_connection.thread_id())}")
+    elif hasattr(dbapi_connection, "get_backend_pid"):  # psycopg2
+        stop = sa.text(f"SELECT pg_cancel_backend({int(dbapi_connection.get_backend_pid())})")
+    elif hasattr(getattr(dbapi_connection, "info", None), "backend_pid"):  # psycopg
+        stop = sa.text(f"SELECT pg_cancel_backend({int(dbapi_connection.info.backend_pid)})")
+    else:
+        return None
 
-        def kill_query():
-            with engine.connect() as other:
-                other.exec_driver_sql(f"KILL QUERY {thread_id}")
+    def stop_on_the_server():
+        with engine.connect() as other:
+            other.execute(stop)
 
-        return kill_query
-    return getattr(dbapi_connection, "cancel", None)
+    return stop_on_the_server
 
 
 def transactional_ddl(engine: sa.Engine) -> None:

@@ -76,6 +76,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 skip = fake or revision in faked
                 step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait)
+            signals.unanswered = unanswered(revision, forward, script.down_revision)
             console.step_started(revision, forward)
             started = time.perf_counter()
             yield step
@@ -106,6 +107,15 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             raise
         console.line()
         raise StepFailed(running[0], explain(exc), sql, exc) from exc
+
+
+def unanswered(revision: str, forward: bool, down_revision) -> str:
+    """What a signal leaves said when the database does not answer within its grace (see signals)."""
+    parents = (down_revision,) if isinstance(down_revision, str) else down_revision or ()
+    before = (", ".join(parents) or "no migration") if forward else revision
+    return (f"Interrupted while {'applying' if forward else 'unapplying'} {revision}: the database did not answer "
+            f"within {signals.GRACE} s, so the process ended without it. The server rolls back what was not "
+            f"committed once it notices; the database was at {before} when the migration began.")
 
 
 def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None):

@@ -4,6 +4,7 @@ Commands and the Alembic glue call a ``Console``; nothing else prints. Verbosity
 Django: 0 prints nothing on success, 1 is the default, 2 adds timings.
 """
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class Console:
         # At -v 3 the step's SQL follows on lines of its own.
         started = f"  {'Applying' if forward else 'Unapplying'} {name}..."
         self.line(started, nl=self.verbosity >= 3)
-        if self.verbosity in (1, 2) and not self.scriptable and click.get_text_stream("stdout").isatty():
+        if self.verbosity in (1, 2) and not self.scriptable and sys.stdout.isatty():
             self.ticker = Ticker(started)
 
     def step_finished(self, fake: bool, seconds: float) -> None:

@@ -13,6 +13,7 @@ Nothing here imports SQLAlchemy: ``manage_migrations.database`` adds each connec
 import os
 import signal
 import threading
+import time
 
 from manage_migrations.output import Interrupted
 
@@ -52,11 +53,32 @@ def wait_for_statements_to_stop(timeout: float = 5) -> None:
         STOPPED.wait(timeout)
 
 
+# How long a stopped command may take to say where the database stands before the process ends
+# without it: a server that does not answer (a frozen pooler, a route gone dark) would otherwise
+# keep it waiting for as long as the network keeps the connection open.
+GRACE = 5
+# What is said then, kept current by the executor as each step starts.
+unanswered = "Interrupted: the database did not answer, so the process ended without it."
+
+
 def _stop_statements_on_signal(reader: int) -> None:
-    while os.read(reader, 64):
+    while True:
+        signum = os.read(reader, 64)
+        if not signum:
+            return
+        threading.Thread(target=_end_unanswered, args=(signum[-1],), name="grace", daemon=True).start()
         for stop_statement in list(STATEMENT_STOPPERS.values()):
             try:
                 stop_statement()
             except Exception:
                 pass  # the connection may have closed meanwhile: nothing left to stop
         STOPPED.set()
+
+
+def _end_unanswered(signum: int) -> None:
+    """The last resort: when a signal's command has not ended within GRACE seconds (its cancel
+    request, or the answer its driver waits for, is stuck in the network), say so and end the
+    process. The open transaction is the server's to roll back once it notices."""
+    time.sleep(GRACE)
+    os.write(2, f"{unanswered}\n".encode())
+    os._exit(128 + signum)
