@@ -83,6 +83,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             if marked:
                 recorder.mark_unfinished(connection, revision, None)
             console.step_finished(fake or revision in faked, time.perf_counter() - started)
+            signals.unanswered = signals.UNANSWERED
             running = None
 
     offline = {}

@@ -58,7 +58,8 @@ def wait_for_statements_to_stop(timeout: float = 5) -> None:
 # keep it waiting for as long as the network keeps the connection open.
 GRACE = 5
 # What is said then, kept current by the executor as each step starts.
-unanswered = "Interrupted: the database did not answer, so the process ended without it."
+UNANSWERED = "Interrupted: the database did not answer, so the process ended without it."
+unanswered = UNANSWERED
 
 
 def _stop_statements_on_signal(reader: int) -> None:
