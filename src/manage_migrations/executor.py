@@ -34,7 +34,7 @@ class StepFailed(CommandError):
 
 def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
               lock_timeout: float | None = None, scripts=None,
-              faked: frozenset = frozenset()) -> None:
+              faked: frozenset = frozenset(), guard: "Guard | None" = None) -> None:
     """Run ``graph.plan`` steps through Alembic, one transaction each, printing Django's lines;
     with ``sql``, print their SQL instead (Alembic's offline mode).
 
@@ -43,6 +43,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     ``lock_timeout``, each migration waits at most that long for a lock another session holds.
     ``scripts`` are the migration files as ``load_scripts`` loaded them, to load them once for
     several runs. The migrations in ``faked`` are recorded without running (``--fake-initial``).
+    ``guard`` keeps a run under the deploy lock honest (see ``Guard``).
     """
     from alembic.runtime.migration import MigrationStep
 
@@ -65,6 +66,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         nonlocal running
         for revision, forward in steps:
             running = (revision, forward)
+            if guard is not None:
+                guard.before_step()
             if marked:  # committed before the DDL, which MariaDB cannot take back
                 recorder.mark_unfinished(connection, revision, forward)
             script = scripts.get_revision(revision)
@@ -75,7 +78,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             if not sql:
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 skip = fake or revision in faked
-                step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait)
+                step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait,
+                                             guard)
             signals.unanswered = unanswered(revision, forward, script.down_revision)
             console.step_started(revision, forward)
             started = time.perf_counter()
@@ -99,6 +103,11 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             connection.commit()
     except CommandError:
         raise
+    except Replan:
+        console.line(" run by another migrate meanwhile.")
+        if marked:  # the check comes before the migration's DDL: nothing of it ran
+            recorder.mark_unfinished(connection, running[0], None)
+        raise
     except (Exception, KeyboardInterrupt) as exc:
         if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
             console.line()
@@ -119,13 +128,16 @@ def unanswered(revision: str, forward: bool, down_revision) -> str:
             f"committed once it notices; the database was at {before} when the migration began.")
 
 
-def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None):
+def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None,
+             guard: "Guard | None" = None):
     """The step's work followed by its row in the history table, in the step's transaction;
-    on PostgreSQL, the transaction's ``lock_timeout`` first."""
+    on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check."""
 
     def run(**kw):
         if lock_timeout:
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout * 1000)}ms'")
+        if guard is not None:
+            guard.in_step(connection, revision, forward)
         if migration_fn is not None:
             migration_fn(**kw)
         recorder.record_step(connection, revision, forward)
@@ -153,7 +165,7 @@ LOCK_RETRY_DELAYS = (1, 2, 4)  # seconds between the tries of a migration that w
 
 
 def run_with_lock_retries(settings: Settings, connection, steps, console: Console, fake: bool,
-                          faked: frozenset = frozenset(), scripts=None) -> None:
+                          faked: frozenset = frozenset(), scripts=None, guard: "Guard | None" = None) -> None:
     """Run the steps; a migration that waits longer than ``settings.table_lock_timeout`` for a
     lock another session holds is rolled back (so it never keeps the queries queued behind it
     waiting longer than that) and tried again after a pause, then given up in one line naming
@@ -161,7 +173,7 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
     for delay in (*LOCK_RETRY_DELAYS, None):
         try:
             return run_steps(settings, connection, steps, console, fake=fake, lock_timeout=settings.table_lock_timeout,
-                             faked=faked, scripts=scripts)
+                             faked=faked, scripts=scripts, guard=guard)
         except StepFailed as failed:
             if not failed.lock_wait:
                 raise
@@ -208,18 +220,61 @@ def stopped_by(exc: KeyboardInterrupt, connection, migrations: list[graph.Migrat
 
 
 def run_plan(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,
-              faked: frozenset, record_after: dict[str, Migration]) -> None:
+             faked: frozenset, record_after: dict[str, Migration], held=None) -> None:
     """Run the steps; those of replaced migrations from their files in ``migrations/replaced/``,
-    each squashed migration recorded in place of the last it replaces once that is applied."""
+    each squashed migration recorded in place of the last it replaces once that is applied.
+    Under the deploy lock (``held``), a migration another migrate ran meanwhile (its lock lost
+    and taken by the other) is not run again: the rest is planned again from where it stands."""
+    guard = Guard(held, migrations) if held is not None else None
+    while steps:
+        try:
+            return run_groups(settings, connection, migrations, steps, console, fake, faked, record_after, guard)
+        except Replan:
+            applied = graph.applied(current_state(connection), migrations)
+            steps = [(revision, forward) for revision, forward in steps if (revision in applied) != forward]
+
+
+def run_groups(settings: Settings, connection, migrations: list[Migration], steps, console: Console, fake: bool,
+               faked: frozenset, record_after: dict[str, Migration], guard: "Guard | None") -> None:
+    """The steps in groups: the replaced migrations' from ``migrations/replaced/``, the rest from
+    the version locations."""
     if not record_after:
-        return run_with_lock_retries(settings, connection, steps, console, fake, faked)
+        return run_with_lock_retries(settings, connection, steps, console, fake, faked, guard=guard)
     replaced = {revision for squashed in record_after.values() for revision in squashed.replaces}
     before = scripts_before(settings, migrations, replaced)
     for old, group in itertools.groupby(steps, key=lambda step: step[0] in replaced):
         group = list(group)
-        run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None)
+        run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None, guard)
         recorder.record_squashed(connection, {r: record_after[r].revision for r, forward in group
                                               if forward and r in record_after}, console)
+
+
+class Replan(Exception):
+    """The database is not where the plan expects before a migration: another migrate moved it."""
+
+
+class Guard:
+    """What keeps a run under the deploy lock honest: before each migration the lock is checked
+    (and taken again if its connection was closed), and each migration's own transaction, on
+    PostgreSQL under an advisory lock of its own, checks that the database is where the plan
+    expects it, so that no migration runs twice whatever happened to the lock."""
+
+    def __init__(self, held, migrations: list[Migration]):
+        self.held, self.migrations = held, migrations
+        self.needs = {m.revision: m.needs for m in migrations}
+
+    def before_step(self) -> None:
+        self.held.check()
+
+    def in_step(self, connection, revision: str, forward: bool) -> None:
+        from manage_migrations.lock import STEP_KEY
+
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STEP_KEY})")
+        applied = graph.applied(recorder.read_heads(connection), self.migrations)
+        ready = revision not in applied and set(self.needs[revision]) <= applied if forward else revision in applied
+        if not ready:
+            raise Replan(revision)
 
 
 def scripts_before(settings: Settings, migrations: list[Migration], replaced: set[str]):

@@ -9,41 +9,97 @@ from manage_migrations.output import CommandError, Console
 
 # The name of the deploy lock: a PostgreSQL advisory lock key and a MariaDB GET_LOCK name.
 LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
+# Taken by each migration's own transaction on PostgreSQL, where it checks that no one else ran it.
+STEP_KEY = LOCK_KEY + 1
 LOCK_NAME = "manage.py migrate"
 
 
 @contextmanager
 def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
     """Hold the deploy lock while migrating, so that app instances started together migrate
-    one after another: a PostgreSQL session advisory lock or a MariaDB ``GET_LOCK`` on a
-    connection of its own, or an exclusive lock on the SQLite file. Waits up to ``timeout``."""
-    backend = connection.dialect.name
-    if backend == "sqlite":
-        path = connection.engine.url.database
-        if path in (None, "", ":memory:"):
-            yield
+    one after another; waits up to ``timeout``. Yields the ``DeployLock``, whose ``check`` the
+    executor calls before each migration."""
+    held = DeployLock(connection, timeout, console)
+    held.take()
+    try:
+        yield held
+    finally:
+        held.release()
+
+
+class DeployLock:
+    """The deploy lock on a connection of its own: on PostgreSQL an advisory lock of a transaction
+    left open for the run (a transaction stays on one server connection, also behind a pooler in
+    transaction mode, and the lock ends with it, the process's death included); on MariaDB a
+    ``GET_LOCK``; on SQLite an exclusive lock on the file. A lock whose connection an idle
+    timeout, a pooler or a firewall closed is noticed before the next migration and taken again
+    (each migration also checks, in its own transaction, that no one else has run it)."""
+
+    def __init__(self, connection: sa.Connection, timeout: float, console: Console):
+        self.connection, self.engine, self.backend = connection, connection.engine, connection.dialect.name
+        self.name, self.timeout, self.console = lock_name(connection), timeout, console
+        self.holder = self.file = None
+
+    def take(self) -> None:
+        if self.backend == "sqlite":
+            path = self.engine.url.database
+            if path not in (None, "", ":memory:"):
+                self.file = open(path, "rb")
+                _wait_for(lambda: _try_flock(self.file), self.timeout, self.console)
             return
-        with open(path, "rb") as handle:
-            _wait_for(lambda: _try_flock(handle), timeout, console)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-        return
-    name = lock_name(connection)
-    if backend == "postgresql":
-        take, release = f"SELECT pg_try_advisory_lock({LOCK_KEY})", f"SELECT pg_advisory_unlock({LOCK_KEY})"
-    elif backend in ("mysql", "mariadb"):
-        take, release = "SELECT GET_LOCK(:name, 0)", "SELECT RELEASE_LOCK(:name)"
-    else:
-        yield
-        return
-    with connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        _wait_for(lambda: bool(holder.execute(sa.text(take), name).scalar()), timeout, console)
+        if self.backend not in ("postgresql", "mysql", "mariadb"):
+            return
+        options = {} if self.backend == "postgresql" else {"isolation_level": "AUTOCOMMIT"}
+        self.holder = self.engine.connect().execution_options(**options)
+        _wait_for(self._try, self.timeout, self.console)
+
+    def _try(self) -> bool:
+        if self.backend == "postgresql":
+            taken = self.holder.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({LOCK_KEY})")).scalar()
+            if not taken:
+                self.holder.rollback()
+        else:
+            taken = self.holder.execute(sa.text("SELECT GET_LOCK(:name, 0)"), self.name).scalar()
+        if not taken:  # the migrating connection waits too: an idle timeout must not close it meanwhile
+            self.connection.exec_driver_sql("SELECT 1")
+            self.connection.rollback()
+        return bool(taken)
+
+    def check(self) -> None:
+        """Before a migration: the lock is still ours, or it is taken again (waiting as at the start)."""
+        if self.holder is None:
+            return
         try:
-            yield
-        finally:
-            holder.execute(sa.text(release), name)
+            if self.backend == "postgresql":
+                self.holder.execute(sa.text("SELECT 1"))
+                return
+            if self.holder.execute(sa.text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"), self.name).scalar():
+                return
+        except sa.exc.DBAPIError:
+            pass
+        self.console.line("  The deploy lock's connection was closed; taking the lock again.", level=2)
+        self._close()
+        self.take()
+
+    def release(self) -> None:
+        """Let go; a lock whose connection is gone is gone with it, so a failure here is no failure."""
+        if self.file is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+        if self.holder is not None and self.backend in ("mysql", "mariadb"):
+            try:
+                self.holder.execute(sa.text("SELECT RELEASE_LOCK(:name)"), self.name)
+            except sa.exc.DBAPIError:
+                pass
+        self._close()
+
+    def _close(self) -> None:
+        if self.holder is not None:
+            try:
+                self.holder.close()  # on PostgreSQL, the rollback that ends the lock's transaction
+            except sa.exc.DBAPIError:
+                pass
+            self.holder = None
 
 
 def lock_name(connection: sa.Connection) -> dict:

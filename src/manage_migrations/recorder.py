@@ -51,6 +51,11 @@ def current_state(connection: sa.Connection) -> tuple[str, ...]:
     return state
 
 
+def read_heads(connection: sa.Connection) -> tuple[str, ...]:
+    """The heads in the version table, read inside the caller's transaction (a migration's own)."""
+    return tuple(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+
+
 def forget_versions(connection: sa.Connection) -> None:
     """Empty ``alembic_version``, as Alembic's ``stamp --purge`` does, in a transaction of its own."""
     connection.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))

@@ -52,10 +52,10 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         planned = steps_from(connection)
         if not (planned.steps or planned.unknown or planned.left or planned.record_now):
             return carry_out(connection, planned)  # at head, the deploy hot path: nothing to lock for
-        with lock.deploy_lock(connection, lock_timeout, console):
-            return carry_out(connection, steps_from(connection))  # again: another migrate may have run some
+        with lock.deploy_lock(connection, lock_timeout, console) as held:
+            return carry_out(connection, steps_from(connection), held)  # again: another migrate may have run some
 
-    def carry_out(connection, planned: MigratePlan):
+    def carry_out(connection, planned: MigratePlan, held=None):
         """Django's header, then the steps (or the word that there are none). A signal from
         here on ends in one line saying where the database stands. A migration recorded as
         unfinished is read under the deploy lock: no other migrate is running it then."""
@@ -81,7 +81,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                 return bool(planned.unknown or planned.left or planned.record_now)
             faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
             with database.durable_at_end(connection):
-                executor.run_plan(settings, connection, history, steps, console, fake, faked, planned.record_after)
+                executor.run_plan(settings, connection, history, steps, console, fake, faked, planned.record_after,
+                                  held)
             return True
         except KeyboardInterrupt as exc:
             raise executor.stopped_by(exc, connection, history) from exc
