@@ -119,6 +119,13 @@ def create_engine(url: URL, **options):
         connect_args = {"connect_timeout": CONNECT_TIMEOUT}
         if driver == "pymysql":  # its connect_timeout ends once TCP connects: the greeting needs one too
             connect_args["read_timeout"] = CONNECT_TIMEOUT
+    if driver == "asyncpg":
+        # Behind a pooler in transaction mode a statement may reach a server connection another
+        # client prepared statements on: none kept, and each named uniquely (SQLAlchemy's recipe).
+        import uuid
+
+        connect_args["prepared_statement_name_func"] = lambda: f"__manage_{uuid.uuid4().hex}__"
+        url = url.update_query_dict({"prepared_statement_cache_size": "0"})
     try:
         if is_async(url):
             from sqlalchemy.ext.asyncio import create_async_engine as factory  # only for async drivers
@@ -249,20 +256,17 @@ def cannot_connect(url: URL, exc: BaseException) -> CommandError:
 
 @contextmanager
 def durable_at_end(connection: sa.Connection):
-    """On PostgreSQL, let each migration's commit return without waiting for the disk, and wait
-    once when the run ends, after a failure too. Every commit is still atomic and in order (a
-    crash can only lose the newest, whole), and what migrate reports is on disk when it does."""
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    connection.exec_driver_sql("SET synchronous_commit TO off")
-    connection.commit()
+    """On PostgreSQL each migration's commit returns without waiting for the disk (its own
+    transaction sets ``synchronous_commit`` off, see ``executor.recorded``: nothing is set on the
+    session, which behind a pooler would be another client's); the run waits once, when it ends,
+    after a failure too. Every commit is still atomic and in order (a crash can only lose the
+    newest, whole), and what migrate reports is on disk when it does."""
     try:
         yield
     finally:
-        connection.rollback()
-        connection.exec_driver_sql("SET synchronous_commit TO on")
-        connection.exec_driver_sql("SELECT txid_current()")  # a commit that waits for the WAL
-        connection.commit()
+        if connection.dialect.name == "postgresql":
+            connection.rollback()
+            connection.exec_driver_sql("SELECT txid_current()")  # a commit that waits for the WAL
+            connection.commit()
 
 

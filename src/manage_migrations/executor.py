@@ -134,6 +134,8 @@ def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeou
     on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check."""
 
     def run(**kw):
+        if connection.dialect.name == "postgresql":  # the disk is waited for once, at the end (durable_at_end)
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
         if lock_timeout:
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout * 1000)}ms'")
         if guard is not None:

@@ -61,7 +61,10 @@ def scratch_database(url: URL, console: Console, cache: Path | None = None):
         try:
             yield url.set(database=name)
         finally:
-            sql(f"DROP DATABASE {name}")
+            # Behind a pooler, its idle server connections to the scratch database would keep it:
+            # PostgreSQL 13 and later close them (it is ours, and our run is over).
+            force = backend == "postgresql" and int(sql("SHOW server_version_num").scalar()) >= 130000
+            sql(f"DROP DATABASE {name}{' WITH (FORCE)' if force else ''}")
 
 
 @contextmanager
