@@ -166,10 +166,12 @@ def statement_stopper(engine: sa.Engine, dbapi_connection):
         return dbapi_connection.interrupt
     if hasattr(dbapi_connection, "thread_id"):  # PyMySQL, mysqlclient
         stop = sa.text(f"KILL QUERY {int(dbapi_connection.thread_id())}")
-    elif hasattr(dbapi_connection, "get_backend_pid"):  # psycopg2
-        stop = sa.text(f"SELECT pg_cancel_backend({int(dbapi_connection.get_backend_pid())})")
-    elif hasattr(getattr(dbapi_connection, "info", None), "backend_pid"):  # psycopg
-        stop = sa.text(f"SELECT pg_cancel_backend({int(dbapi_connection.info.backend_pid)})")
+    elif hasattr(dbapi_connection, "get_backend_pid") or hasattr(getattr(dbapi_connection, "info", None),
+                                                                 "backend_pid"):  # psycopg2, psycopg
+        pid = server_pid(dbapi_connection)
+        if pid is None:
+            return None
+        stop = sa.text(f"SELECT pg_cancel_backend({pid})")
     else:
         return None
 
@@ -178,6 +180,22 @@ def statement_stopper(engine: sa.Engine, dbapi_connection):
             other.execute(stop)
 
     return stop_on_the_server
+
+
+def server_pid(dbapi_connection) -> int | None:
+    """The server process of a PostgreSQL connection; None behind a pooler, whose connections
+    name a process of their own (cancelling that number would cancel some other session's
+    statement, or nothing)."""
+    named = (dbapi_connection.get_backend_pid() if hasattr(dbapi_connection, "get_backend_pid")
+             else dbapi_connection.info.backend_pid)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT pg_backend_pid()")
+        real = cursor.fetchone()[0]
+    finally:
+        cursor.close()
+        dbapi_connection.rollback()
+    return int(real) if real == named else None
 
 
 def transactional_ddl(engine: sa.Engine) -> None:

@@ -5,6 +5,7 @@ distribution's package, which .ci/run installs) in front of the test's database.
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -162,3 +163,35 @@ def test_asyncpg_through_pgbouncer(project_copy, run_manage, postgres_url, poole
         assert (shown.returncode, shown.stdout.splitlines()[-1]) == (0, " [X] 0004_make_email_unique"), shown.stderr
     assert run_manage(project_copy, "migrate", "zero", database_url=url).returncode == 0
     assert sql(postgres_url, "SELECT count(*) FROM alembic_version") == [(0,)]
+
+
+def test_sigterm_through_pgbouncer_ends_the_run_and_the_migration_is_rolled_back(project_copy, run_manage,
+                                                                                 postgres_url, pooled_url, tmp_path):
+    """Through a pooler the statement is not cancelled (the process it names is not the
+    server's), so the run ends after its grace, and the server rolls the migration back."""
+    assert run_manage(project_copy, "migrate", database_url=pooled_url).returncode == 0
+    (project_copy / "migrations" / "versions" / "0005_slow.py").write_text(
+        SLOW.replace("pg_sleep(0.5)", "pg_sleep(6)").format(revision="0005_slow", parent="0004_make_email_unique",
+                                                            column="slow"))
+    sql(postgres_url, "CREATE TABLE runs (revision VARCHAR(100))")
+    env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": pooled_url,
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    migrate = subprocess.Popen([sys.executable, str(project_copy / "manage.py"), "migrate"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(6)%'"
+    deadline = time.monotonic() + 30
+    while not sql(postgres_url, sleeping)[0][0]:
+        assert time.monotonic() < deadline and migrate.poll() is None
+        time.sleep(0.1)
+    started = time.monotonic()
+    migrate.send_signal(signal.SIGTERM)
+    _, err = migrate.communicate(timeout=60)
+
+    assert migrate.returncode == 143, err
+    assert time.monotonic() - started < 15
+    assert err.splitlines()[-1].startswith("Interrupted while applying 0005_slow: ")
+    while sql(postgres_url, sleeping)[0][0]:
+        assert time.monotonic() < deadline + 30
+        time.sleep(0.2)
+    assert sql(postgres_url, "SELECT version_num FROM alembic_version") == [("0004_make_email_unique",)]
+    assert sql(postgres_url, "SELECT count(*) FROM runs") == [(0,)]
