@@ -12,7 +12,7 @@ import time
 
 import sqlalchemy as sa
 
-from manage_migrations import database, graph, recorder, signals
+from manage_migrations import database, graph, recorder, signals, source
 from manage_migrations.conf import Settings
 from manage_migrations.database import is_lock_wait, lock_holders, waited_table
 from manage_migrations.graph import Migration
@@ -59,18 +59,21 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         if console.verbosity >= 3:
             sa.event.listen(connection, "before_cursor_execute",
                             lambda conn, cursor, statement, *args: console.sql(statement))
-    running = None
-    marked = not sql and not fake and not recorder.rolls_back_ddl(connection)
+    running, marked = None, False
+    # What runs for real is recorded as started where it cannot be taken back: on MariaDB, and
+    # for a migration that is not atomic everywhere.
+    records, rolls_back = not (sql or fake), sql or recorder.rolls_back_ddl(connection)
 
     def alembic_steps(heads, context):
-        nonlocal running
+        nonlocal running, marked
         for revision, forward in steps:
             running = (revision, forward)
             if guard is not None:
                 guard.before_step()
-            if marked:  # committed before the DDL, which MariaDB cannot take back
-                recorder.mark_unfinished(connection, revision, forward)
             script = scripts.get_revision(revision)
+            marked = records and (not rolls_back or source.non_atomic(script.path))
+            if marked:  # committed before the DDL, which MariaDB (or a migration not atomic) cannot take back
+                recorder.mark_unfinished(connection, revision, forward)
             if forward:
                 step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
             else:
@@ -88,7 +91,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 recorder.mark_unfinished(connection, revision, None)
             console.step_finished(fake or revision in faked, time.perf_counter() - started)
             signals.unanswered = signals.UNANSWERED
-            running = None
+            running, marked = None, False
 
     offline = {}
     if sql:
@@ -217,7 +220,7 @@ def stopped_by(exc: KeyboardInterrupt, connection, migrations: list[graph.Migrat
     doing = f" while {'applying' if running[1] else 'unapplying'} {running[0]}" if running else ""
     message = f"Interrupted{doing}: the database is at {at}."
     for revision, forward in left[:1]:
-        message += " " + unfinished_error(revision, forward, migrations)
+        message += " " + unfinished_error(revision, forward, migrations, recorder.rolls_back_ddl(connection))
     return Interrupted(getattr(exc, "signum", None) or Interrupted.received or signal.SIGINT, message)
 
 
@@ -227,12 +230,14 @@ def run_plan(settings: Settings, connection, migrations: list[Migration], steps,
     each squashed migration recorded in place of the last it replaces once that is applied.
     Under the deploy lock (``held``), a migration another migrate ran meanwhile (its lock lost
     and taken by the other) is not run again: the rest is planned again from where it stands."""
-    guard = Guard(held, migrations) if held is not None else None
+    # A squashed migration recorded in place of the last it replaces stands for that one here.
+    aliases = {squashed.revision: last for last, squashed in record_after.items()}
+    guard = Guard(held, migrations, aliases) if held is not None else None
     while steps:
         try:
             return run_groups(settings, connection, migrations, steps, console, fake, faked, record_after, guard)
         except Replan:
-            applied = graph.applied(current_state(connection), migrations)
+            applied = graph.applied(tuple(aliases.get(r, r) for r in current_state(connection)), migrations)
             steps = [(revision, forward) for revision, forward in steps if (revision in applied) != forward]
 
 
@@ -261,8 +266,8 @@ class Guard:
     PostgreSQL under an advisory lock of its own, checks that the database is where the plan
     expects it, so that no migration runs twice whatever happened to the lock."""
 
-    def __init__(self, held, migrations: list[Migration]):
-        self.held, self.migrations = held, migrations
+    def __init__(self, held, migrations: list[Migration], aliases: dict[str, str]):
+        self.held, self.migrations, self.aliases = held, migrations, aliases
         self.needs = {m.revision: m.needs for m in migrations}
 
     def before_step(self) -> None:
@@ -273,7 +278,8 @@ class Guard:
 
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STEP_KEY})")
-        applied = graph.applied(recorder.read_heads(connection), self.migrations)
+        state = tuple(self.aliases.get(revision, revision) for revision in recorder.read_heads(connection))
+        applied = graph.applied(state, self.migrations)
         ready = revision not in applied and set(self.needs[revision]) <= applied if forward else revision in applied
         if not ready:
             raise Replan(revision)

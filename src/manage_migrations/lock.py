@@ -112,10 +112,16 @@ def lock_name(connection: sa.Connection) -> dict:
 def held_elsewhere(connection: sa.Connection) -> bool:
     """Whether another migrate holds the deploy lock now, asked without waiting for it: the
     readers that take no lock (showmigrations, migrate --check) tell a migration being applied
-    from one that did not finish. Asked where DDL is not rolled back (MariaDB), where that differs."""
-    if connection.dialect.name not in ("mysql", "mariadb"):
+    from one that did not finish."""
+    if connection.dialect.name == "postgresql":
+        holder = connection.execute(sa.text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid = :high "
+            "AND objid = :low AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+            {"high": LOCK_KEY >> 32, "low": LOCK_KEY & 0xFFFFFFFF}).first()
+    elif connection.dialect.name in ("mysql", "mariadb"):
+        holder = connection.execute(sa.text("SELECT IS_USED_LOCK(:name)"), lock_name(connection)).scalar()
+    else:
         return False
-    holder = connection.execute(sa.text("SELECT IS_USED_LOCK(:name)"), lock_name(connection)).scalar()
     connection.rollback()
     return holder is not None
 

@@ -140,8 +140,9 @@ def rolls_back_ddl(connection: sa.Connection) -> bool:
 
 
 def unfinished(connection: sa.Connection) -> list[tuple[str, bool]]:
-    """The migrations started and not finished, as ``(revision, forward)``; none where DDL rolls back."""
-    if rolls_back_ddl(connection) or not sa.inspect(connection).has_table(UNFINISHED.name):
+    """The migrations started and not finished, as ``(revision, forward)``: where DDL is not
+    rolled back (MariaDB), and, on every backend, migrations that are not atomic."""
+    if not sa.inspect(connection).has_table(UNFINISHED.name):
         return []
     rows = [tuple(row) for row in connection.execute(sa.select(UNFINISHED.c.revision, UNFINISHED.c.forward))]
     connection.rollback()
@@ -164,13 +165,16 @@ def forget_unfinished(connection: sa.Connection) -> None:
     connection.commit()
 
 
-def unfinished_error(revision: str, forward: bool, migrations: list[graph.Migration]) -> str:
-    """golang-migrate's "dirty" version, named, with the two ways out."""
+def unfinished_error(revision: str, forward: bool, migrations: list[graph.Migration], rolls_back: bool = False) -> str:
+    """golang-migrate's "dirty" version, named, with the two ways out. Where the database rolls
+    DDL back (``rolls_back``), only a migration that is not atomic leaves one."""
     parents = next((m.parents for m in migrations if m.revision == revision), ())
     before = ", ".join(parents) or "zero"
     done, undone = (revision, before) if forward else (before, revision)
     what = "Migration" if forward else "Unapplying"
-    return (f"{what} {revision} was started and did not finish, and this database cannot roll back what it did: "
+    why = "it is not atomic, so what it did before it stopped stays" if rolls_back else \
+        "this database cannot roll back what it did"
+    return (f"{what} {revision} was started and did not finish, and {why}: "
             f"if all of it is in, run 'python manage.py fake {done}'; if not, undo what it did and run "
             f"'python manage.py fake {undone}'.")
 

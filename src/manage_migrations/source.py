@@ -169,3 +169,16 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
 
 def _constant(node):
     return node.value if isinstance(node, ast.Constant) else None
+
+
+def non_atomic(path: str) -> bool:
+    """Whether a migration commits as it goes, so that one stopped part-way leaves what it did:
+    it says ``atomic = False`` (Django's), or runs statements in Alembic's ``autocommit_block()``
+    (PostgreSQL's ``CREATE INDEX CONCURRENTLY`` must)."""
+    source = Path(path).read_bytes()
+    if b"atomic" not in source and b"autocommit_block" not in source:
+        return False
+    tree = ast.parse(source)
+    declared = any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "atomic" for t in node.targets)
+                   and isinstance(node.value, ast.Constant) and node.value.value is False for node in tree.body)
+    return declared or any(isinstance(node, ast.Attribute) and node.attr == "autocommit_block" for node in ast.walk(tree))

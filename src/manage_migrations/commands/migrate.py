@@ -60,7 +60,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         here on ends in one line saying where the database stands. A migration recorded as
         unfinished is read under the deploy lock: no other migrate is running it then."""
         if planned.left and not fake:
-            raise CommandError(recorder.unfinished_error(*planned.left[0], planned.history))
+            raise CommandError(recorder.unfinished_error(*planned.left[0], planned.history,
+                                                         recorder.rolls_back_ddl(connection)))
         history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
         app_of, known = graph.apps(history), {m.revision for m in history}
         everything = scope is None and wanted == planned.heads or scope is not None and target is None
@@ -91,7 +92,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         planned = steps_from(connection)
         if planned.left and not fake:
             raise CommandError(recorder.being_applied(planned.left[0][0]) if lock.held_elsewhere(connection)
-                               else recorder.unfinished_error(*planned.left[0], planned.history))
+                               else recorder.unfinished_error(*planned.left[0], planned.history,
+                                                              recorder.rolls_back_ddl(connection)))
         if plan:
             by_id = {m.revision: m for m in planned.history}
             console.planned([(revision, forward, source.operations(by_id[revision].path, forward))

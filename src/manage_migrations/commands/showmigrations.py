@@ -22,9 +22,10 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     def read(connection):
         dates = recorder.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
         left = recorder.unfinished(connection)
-        return recorder.current_state(connection), dates, left, bool(left) and lock.held_elsewhere(connection)
+        running = bool(left) and lock.held_elsewhere(connection)
+        return recorder.current_state(connection), dates, left, running, recorder.rolls_back_ddl(connection)
 
-    state, dates, left, running = database.run(database.database_url(settings), read)
+    state, dates, left, running, rolls_back = database.run(database.database_url(settings), read)
     history, _ = replaced.history(settings, migrations, state)
     if history is not migrations:
         migrations, app_of = graph.in_order(history), graph.apps(history)
@@ -41,4 +42,4 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     if running:
         console.line(recorder.being_applied(left[0][0]))
     elif left:
-        raise CommandError(recorder.unfinished_error(*left[0], migrations))
+        raise CommandError(recorder.unfinished_error(*left[0], migrations, rolls_back))
