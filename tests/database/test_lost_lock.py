@@ -5,52 +5,15 @@ Through ``python manage.py``, on PostgreSQL and MariaDB."""
 import os
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 import sqlalchemy as sa
+from slow_migrations import REVISIONS, add_slow_migrations, sql
 
 from manage_migrations.lock import LOCK_KEY
 
-SLOW = textwrap.dedent('''\
-    """{revision}"""
-    from alembic import op
-    import sqlalchemy as sa
-
-    revision = "{revision}"
-    down_revision = "{parent}"
-    branch_labels = None
-    depends_on = None
-
-
-    def upgrade() -> None:
-        op.add_column("hotels", sa.Column("{column}", sa.Integer(), nullable=True))
-        op.execute("INSERT INTO runs VALUES ('{revision}')")
-        op.execute("{sleep}")
-
-
-    def downgrade() -> None:
-        op.drop_column("hotels", "{column}")
-    ''')
-REVISIONS = ["0005_first", "0006_second", "0007_third"]
 SLEEP = {"postgresql": "SELECT pg_sleep(1.5)", "mysql": "SELECT SLEEP(1.5)"}  # the server busy, not idle
-
-
-def add_slow_migrations(project, url):
-    for parent, revision in zip(["0004_make_email_unique", *REVISIONS], REVISIONS):
-        (project / "migrations" / "versions" / f"{revision}.py").write_text(SLOW.format(
-            revision=revision, parent=parent, column=revision.split("_")[1], sleep=SLEEP[url.split(":")[0].split("+")[0]]))
-
-
-def sql(url: str, statement: str, **values):
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            result = connection.execute(sa.text(statement), values)
-            return result.all() if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 def holder(url: str):
@@ -74,7 +37,7 @@ def test_a_lock_whose_connection_is_killed_mid_run_is_taken_again_and_nothing_ru
                                                                                           server_url, tmp_path):
     assert run_manage(project_copy, "migrate", database_url=server_url).returncode == 0
     sql(server_url, "CREATE TABLE runs (revision VARCHAR(100))")
-    add_slow_migrations(project_copy, server_url)
+    add_slow_migrations(project_copy, SLEEP[server_url.split(":")[0].split("+")[0]])
     env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": server_url,
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
     manage = [sys.executable, str(project_copy / "manage.py"), "migrate", "-v", "2"]
@@ -108,7 +71,7 @@ def test_an_idle_timeout_shorter_than_a_migration_loses_nothing(project_copy, ru
     database = sa.engine.make_url(postgres_url).database
     for timeout in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
         sql(postgres_url, f"ALTER DATABASE {database} SET {timeout} = '1s'")
-    add_slow_migrations(project_copy, postgres_url)
+    add_slow_migrations(project_copy, SLEEP["postgresql"])
     env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": postgres_url,
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
     processes = [subprocess.Popen([sys.executable, str(project_copy / "manage.py"), "migrate"], env=env,

@@ -18,43 +18,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from slow_migrations import REVISIONS, add_slow_migrations, sql
+
 from manage_migrations.lock import LOCK_KEY
 
 REQUIRE = os.environ.get("REQUIRE_DATABASE_SERVERS") == "1"
 PGBOUNCER = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None)
-SLOW = textwrap.dedent('''\
-    """{revision}"""
-    from alembic import op
-    import sqlalchemy as sa
-
-    revision = "{revision}"
-    down_revision = "{parent}"
-    branch_labels = None
-    depends_on = None
-
-
-    def upgrade() -> None:
-        op.add_column("hotels", sa.Column("{column}", sa.Integer(), nullable=True))
-        op.execute("INSERT INTO runs VALUES ('{revision}')")
-        op.execute("SELECT pg_sleep(0.5)")
-
-
-    def downgrade() -> None:
-        op.drop_column("hotels", "{column}")
-    ''')
-REVISIONS = ["0005_first", "0006_second", "0007_third"]
-
-
-def sql(url: str, statement: str, **values):
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            result = connection.execute(sa.text(statement), values)
-            return result.all() if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -118,9 +87,7 @@ def test_concurrent_deploys_through_pgbouncer_run_each_migration_once(project_co
                                                                         pooled_url, tmp_path, deploys):
     assert run_manage(project_copy, "migrate", database_url=pooled_url).returncode == 0
     sql(postgres_url, "CREATE TABLE runs (revision VARCHAR(100))")
-    for parent, revision in zip(["0004_make_email_unique", *REVISIONS], REVISIONS):
-        (project_copy / "migrations" / "versions" / f"{revision}.py").write_text(
-            SLOW.format(revision=revision, parent=parent, column=revision.split("_")[1]))
+    add_slow_migrations(project_copy, "SELECT pg_sleep(0.5)")
     env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": pooled_url,
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
     processes = [subprocess.Popen([sys.executable, str(project_copy / "manage.py"), "migrate"], env=env,
@@ -170,9 +137,7 @@ def test_sigterm_through_pgbouncer_ends_the_run_and_the_migration_is_rolled_back
     """Through a pooler the statement is not cancelled (the process it names is not the
     server's), so the run ends after its grace, and the server rolls the migration back."""
     assert run_manage(project_copy, "migrate", database_url=pooled_url).returncode == 0
-    (project_copy / "migrations" / "versions" / "0005_slow.py").write_text(
-        SLOW.replace("pg_sleep(0.5)", "pg_sleep(6)").format(revision="0005_slow", parent="0004_make_email_unique",
-                                                            column="slow"))
+    add_slow_migrations(project_copy, "SELECT pg_sleep(6)", ["0005_slow"])
     sql(postgres_url, "CREATE TABLE runs (revision VARCHAR(100))")
     env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": pooled_url,
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
