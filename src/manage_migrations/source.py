@@ -175,6 +175,8 @@ def non_atomic(path: str) -> bool:
     """Whether a migration commits as it goes, so that one stopped part-way leaves what it did:
     it says ``atomic = False`` (Django's), or runs statements in Alembic's ``autocommit_block()``
     (PostgreSQL's ``CREATE INDEX CONCURRENTLY`` must)."""
+    if not str(path).endswith(".py"):
+        return False  # a compiled file alone (sourceless): nothing to read; Alembic's own rules apply
     source = Path(path).read_bytes()
     if b"atomic" not in source and b"autocommit_block" not in source:
         return False
