@@ -21,6 +21,7 @@ from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
 CONNECT_TIMEOUT = 10
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}  # libpq's
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 
@@ -115,6 +116,10 @@ def create_engine(url: URL, **options):
     backend, driver = url.get_backend_name(), url.get_driver_name()
     if backend == "postgresql" and "connect_timeout" not in url.query:
         connect_args = {"timeout": CONNECT_TIMEOUT} if driver == "asyncpg" else {"connect_timeout": CONNECT_TIMEOUT}
+    if backend == "postgresql" and driver != "asyncpg":
+        # A server or route that goes dark mid-run is noticed within about a minute, not when the
+        # system's TCP timers give up (hours); the URL's own settings win.
+        connect_args.update({name: value for name, value in KEEPALIVES.items() if name not in url.query})
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": CONNECT_TIMEOUT}
         if driver == "pymysql":  # its connect_timeout ends once TCP connects: the greeting needs one too

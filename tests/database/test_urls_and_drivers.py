@@ -174,3 +174,17 @@ def test_on_pymysql_a_statement_may_run_longer_than_the_connect_timeout(mariadb_
     finally:
         engine.dispose()
     assert slept == 0  # 1 would mean it was interrupted
+
+
+def test_postgresql_connections_have_tcp_keepalives_unless_the_url_says_otherwise(postgres_url):
+    """A server or a route that goes dark mid-run is noticed in about a minute, not in hours."""
+    from manage_migrations import database
+
+    for url, idle in ((make_url(postgres_url), "30"), (make_url(postgres_url).update_query_dict({"keepalives_idle": "5"}), "5")):
+        engine = database.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                parameters = connection.connection.dbapi_connection.get_dsn_parameters()
+        finally:
+            engine.dispose()
+        assert (parameters["keepalives"], parameters["keepalives_idle"], parameters["keepalives_count"]) == ("1", idle, "3")
