@@ -119,7 +119,19 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         if running is None:
             raise
         console.line()
-        raise StepFailed(running[0], explain(exc), sql, exc) from exc
+        reason = explain(exc)
+        if getattr(exc, "connection_invalidated", False):  # a restart, a kill, a network gone
+            reason = f"{reason.rstrip('.')}. The connection was lost; {standing_after_loss(connection)}"
+        raise StepFailed(running[0], reason, sql, exc) from exc
+
+
+def standing_after_loss(connection) -> str:
+    """Where the database stands after the migrating connection was lost, read over a new one."""
+    try:
+        with connection.engine.connect() as fresh:
+            return f"the database is at {', '.join(current_state(fresh)) or 'no migration'}."
+    except Exception:
+        return "where the database stands could not be read."
 
 
 def unanswered(revision: str, forward: bool, down_revision) -> str:

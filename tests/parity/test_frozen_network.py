@@ -82,3 +82,35 @@ def test_sigterm_ends_migrate_within_seconds_when_the_network_freezes(project_co
         time.sleep(0.2)
     assert scalar(postgres_url, "SELECT version_num FROM alembic_version") == "0004_make_email_unique"
     assert scalar(postgres_url, "SELECT to_regclass('slow') IS NULL")
+
+
+def test_a_connection_lost_mid_run_names_the_migration_and_where_the_database_is(project_copy, run_manage,
+                                                                                   postgres_url):
+    """The migrating connection killed mid-migration (as a server restart or a failover does)."""
+    import threading
+
+    assert run_manage(project_copy, "migrate", database_url=postgres_url).returncode == 0
+    write_migration(project_copy, "0005_slow", "0004_make_email_unique",
+                    "op.create_table('slow', sa.Column('id', sa.Integer(), primary_key=True))\n"
+                    "            op.execute('SELECT pg_sleep(10)')", "op.drop_table('slow')")
+
+    def kill_when_sleeping():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if scalar(postgres_url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(10)%' "
+                                    "AND datname = current_database()"):
+                scalar(postgres_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
+                                     "'SELECT pg_sleep(10)%' AND datname = current_database()")
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_when_sleeping)
+    killer.start()
+    result = run_manage(project_copy, "migrate", database_url=postgres_url)
+    killer.join()
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: Migration 0005_slow failed: "), result.stderr
+    assert result.stderr.rstrip().endswith("The connection was lost; the database is at 0004_make_email_unique."), \
+        result.stderr
+    assert scalar(postgres_url, "SELECT to_regclass('slow') IS NULL")
