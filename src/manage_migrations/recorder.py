@@ -142,10 +142,10 @@ def rolls_back_ddl(connection: sa.Connection) -> bool:
 def unfinished(connection: sa.Connection) -> list[tuple[str, bool]]:
     """The migrations started and not finished, as ``(revision, forward)``: where DDL is not
     rolled back (MariaDB), and, on every backend, migrations that are not atomic."""
-    if not sa.inspect(connection).has_table(UNFINISHED.name):
-        return []
-    rows = [tuple(row) for row in connection.execute(sa.select(UNFINISHED.c.revision, UNFINISHED.c.forward))]
-    connection.rollback()
+    rows = []
+    if sa.inspect(connection).has_table(UNFINISHED.name):
+        rows = [tuple(row) for row in connection.execute(sa.select(UNFINISHED.c.revision, UNFINISHED.c.forward))]
+    connection.rollback()  # no read transaction left open: SQLite's would refuse the migration's writes
     return rows
 
 
