@@ -6,8 +6,13 @@ import sys
 
 def main():
     os.environ.setdefault("MANAGE_MIGRATIONS_SETTINGS", "{{ settings_module }}")
-    from manage_migrations.cli import execute_from_command_line
-
+    try:
+        from manage_migrations.cli import execute_from_command_line
+    except ImportError as exc:
+        raise ImportError(
+            "Couldn't import manage_migrations. Are you sure it's installed and available on your PYTHONPATH "
+            "environment variable? Did you forget to activate a virtual environment?"
+        ) from exc
     execute_from_command_line(sys.argv)
 
 
