@@ -144,6 +144,43 @@ def run_alembic(tmp_path):
     return run
 
 
+def run_on_a_terminal(folder: Path, *args: str, database_url: str, env: dict | None = None):
+    """``python manage.py ARGS`` with its standard output on a pseudo-terminal, as a developer
+    runs it: its exit status, what it wrote there (``\r\n`` read as ``\n``), and its stderr."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    child_env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": database_url,
+                 **(env or {})}
+    with subprocess.Popen([sys.executable, str(folder / "manage.py"), *args], cwd=folder, env=child_env,
+                          stdout=terminal, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as process:
+        os.close(terminal)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+        status, errors = process.wait(timeout=120), process.stderr.read().decode()
+    os.close(controller)
+    return status, output.decode().replace("\r\n", "\n"), errors
+
+
+@pytest.fixture
+def on_a_terminal(tmp_path):
+    """``on_a_terminal(folder, "migrate", database_url=...)``: see ``run_on_a_terminal``; caches
+    go to the test's own folder."""
+
+    def run(folder: Path, *args: str, database_url: str, env: dict | None = None):
+        return run_on_a_terminal(folder, *args, database_url=database_url,
+                                 env={"XDG_CACHE_HOME": str(tmp_path / "cache"), **(env or {})})
+
+    return run
+
+
 def run_manage_py(folder: Path, *args: str, database_url: str | None = None, cwd: Path | None = None,
                   env: dict | None = None, input: str = "") -> subprocess.CompletedProcess:
     """``python manage.py ARGS`` in a subprocess, as a user types it. The child gets a copy of

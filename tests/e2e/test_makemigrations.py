@@ -1,11 +1,6 @@
 """makemigrations through ``python manage.py``: it compares the models with a scratch database
 brought to head, never with the user's database; and its options --check, --dry-run, --empty, -n."""
-import os
-import pty
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from model_edits import append
 
@@ -110,36 +105,15 @@ def test_scriptable_writes_only_the_new_files_path_to_stdout(project_copy, run_m
     assert result.stderr.splitlines() == ["Migrations for 'project':", "  migrations/versions/0005_notes.py"]
 
 
-def run_in_a_terminal(project, *args, database_url: str, cache: Path) -> str:
-    """``python manage.py ARGS`` with its stdout on a pseudo-terminal, as a developer runs it."""
-    controller, terminal = pty.openpty()
-    env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": database_url,
-           "XDG_CACHE_HOME": str(cache), "NO_COLOR": "1"}
-    with subprocess.Popen([sys.executable, str(project / "manage.py"), *args], cwd=project, env=env,
-                          stdout=terminal, stderr=subprocess.PIPE) as process:
-        os.close(terminal)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            output += chunk
-        assert process.wait() == 0, process.stderr.read()
-    os.close(controller)
-    return output.decode().replace("\r\n", "\n")
-
-
-def test_migrate_in_a_terminal_says_the_models_have_changes_as_django(project_copy, run_manage, sqlite_url, tmp_path):
+def test_migrate_in_a_terminal_says_the_models_have_changes_as_django(project_copy, run_manage, sqlite_url, on_a_terminal):
     """Django's two lines after "No migrations to apply." when the models changed; a deploy
     (no terminal) never pays for the comparison and prints nothing more."""
     assert run_manage(project_copy, "migrate", database_url=sqlite_url).returncode == 0
     append(project_copy, "hotels", "\n\nclass Review(Base):\n    __tablename__ = 'reviews'\n"
                                    "    id: Mapped[int] = mapped_column(primary_key=True)\n")
 
-    shown = run_in_a_terminal(project_copy, "migrate", database_url=sqlite_url, cache=tmp_path / "cache")
+    status, shown, errors = on_a_terminal(project_copy, "migrate", database_url=sqlite_url, env={"NO_COLOR": "1"})
+    assert status == 0, errors
     deployed = run_manage(project_copy, "migrate", database_url=sqlite_url)
 
     assert shown.splitlines()[-3:] == [

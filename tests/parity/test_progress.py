@@ -1,42 +1,16 @@
 """A migration that runs past a couple of seconds shows, on a terminal, that it is still running;
 with output to a file or a pipe, nothing is added. Through ``python manage.py`` on a pseudo-terminal."""
-import os
-import pty
-import subprocess
-import sys
-
 from migration_file import write_migration
 
 SLOW = "import time\n            time.sleep(3.6)"
 
 
-def run_on_a_terminal(project, url, tmp_path, *args) -> tuple[int, str]:
-    """``python manage.py ARGS`` with its standard output on a pseudo-terminal; what it wrote there."""
-    leader, follower = pty.openpty()
-    env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "DATABASE_URL": url,
-           "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    process = subprocess.Popen([sys.executable, str(project / "manage.py"), *args], stdout=follower,
-                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=project)
-    os.close(follower)
-    written = b""
-    while True:
-        try:
-            chunk = os.read(leader, 1024)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        written += chunk
-    os.close(leader)
-    return process.wait(timeout=60), written.decode().replace("\r\n", "\n")
-
-
 def test_a_long_migration_shows_its_time_on_a_terminal_and_nothing_in_a_pipe(project_copy, run_manage, sqlite_url,
-                                                                             tmp_path):
+                                                                             on_a_terminal):
     assert run_manage(project_copy, "migrate", database_url=sqlite_url).returncode == 0
     write_migration(project_copy, "0005_slow", "0004_make_email_unique", SLOW)
 
-    status, shown = run_on_a_terminal(project_copy, sqlite_url, tmp_path, "migrate", "--no-color")
+    status, shown, _ = on_a_terminal(project_copy, "migrate", "--no-color", database_url=sqlite_url)
 
     assert status == 0, shown
     assert "\r  Applying 0005_slow... 2 s\r  Applying 0005_slow... 3 s" in shown
