@@ -79,12 +79,13 @@ def make_settings():
             return settings
         import dataclasses
 
-        from manage_migrations.conf import alembic_options
+        from manage_migrations.conf import alembic_options, import_settings, version_table_of
 
         config = Path(base_dir) / "pyproject.toml"
         moved = alembic_options(config, Path(base_dir)) if config.exists() else {
             "migrations_dir": Path(base_dir) / "migrations", "config_file": None}
         moved.pop("sqlalchemy_url", None)
+        moved.update(version_table_of(import_settings("project.settings"), moved["migrations_dir"] / "env.py"))
         return dataclasses.replace(settings, base_dir=Path(base_dir), **moved)
 
     return make
@@ -117,6 +118,21 @@ def project_copy(tmp_path) -> Path:
     for folder in ("project", "migrations"):
         shutil.copytree(REPO / folder, site / folder, ignore=ignore)
     return site
+
+
+@pytest.fixture
+def set_version_table():
+    """``set_version_table(project, "'billing_versions'")``: the project's env.py given
+    ``version_table=<that Python source>`` among the options it passes to configure()."""
+
+    def edit(project: Path, source: str) -> None:
+        env_py = project / "migrations" / "env.py"
+        text = env_py.read_text()
+        assert "    transaction_per_migration=True,\n" in text
+        env_py.write_text(text.replace("    transaction_per_migration=True,\n",
+                                       f"    transaction_per_migration=True,\n    version_table={source},\n"))
+
+    return edit
 
 
 @pytest.fixture

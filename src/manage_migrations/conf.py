@@ -21,6 +21,10 @@ A project's ``manage.py`` names its settings module, as Django's names ``DJANGO_
     instead of ``DATABASE_URL``, so that nothing is written twice.
 ``APP_LABEL``
     The app of the migrations that carry no branch label (default: the settings' package name).
+``VERSION_TABLE``, ``VERSION_TABLE_SCHEMA``
+    Where Alembic's version table is (default: what env.py gives ``context.configure()`` as
+    ``version_table`` and ``version_table_schema``, else ``alembic_version``). Needed only when
+    env.py computes them: manage.py reads env.py without running it.
 """
 import difflib
 import importlib
@@ -59,6 +63,9 @@ class Settings:
     # How long one migration waits for a lock on a table another session holds, before it is
     # rolled back and tried again (PostgreSQL's lock_timeout, MariaDB's lock_wait_timeout).
     table_lock_timeout: float = 10
+    # Alembic's version_table and version_table_schema, as env.py configures them.
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
 
     @property
     def versions_dir(self) -> Path:
@@ -103,7 +110,7 @@ def settings_from(module, env_file: Path | None = None, config_file: Path | None
     on_sys_path(alembic["prepend_sys_path"])  # as Alembic: before anything of the app is imported
     packages = getattr(module, "MODEL_PACKAGES", ())
     in_config = alembic.pop("sqlalchemy_url")
-    return Settings(
+    return Settings(**version_table_of(module, alembic["migrations_dir"] / "env.py"),
         base_dir=base_dir, database_url=database_url_of(module, env_file, file_values, environ, in_config),
         x_arguments=tuple(x_arguments), models=getattr(module, "MODELS", None),
         model_packages=(packages,) if isinstance(packages, str) else tuple(packages),
@@ -155,6 +162,50 @@ def database_url_of(module, env_file: Path, file_values: dict, environ, in_confi
                            f"the Alembic config, or DEFAULT_DATABASE_URL or DATABASE_URL_FROM in the settings "
                            f"({module.__name__}).")
     return url or default
+
+
+def version_table_of(module, env_py: Path) -> dict:
+    """Alembic's ``version_table`` and ``version_table_schema``: the settings' ``VERSION_TABLE``
+    and ``VERSION_TABLE_SCHEMA`` where set, else what env.py gives ``context.configure()``, read
+    from its source (the hot path never runs env.py). A value env.py computes cannot be read so:
+    that is an error asking for the setting, never a guess at ``alembic_version``, which would
+    read another table and run every migration again. Running env.py checks it said the same
+    (``migrations.project_environment``)."""
+    found = {}
+    try:
+        text = env_py.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""  # Alembic says what is wrong with it when it runs
+    for name, value in given_in(text, ("version_table", "version_table_schema")):
+        setting = name.upper()
+        if getattr(module, setting, None) is None and (value is ... or found.get(name, value) != value):
+            raise CommandError(f"{env_py} computes {name} (or gives it two values), which manage.py reads without "
+                               f"running env.py: set {setting} in the settings ({module.__name__}) to the same.")
+        found[name] = value
+    for name in ("version_table", "version_table_schema"):
+        if getattr(module, name.upper(), None) is not None:
+            found[name] = getattr(module, name.upper())
+    if not found.get("version_table"):
+        found["version_table"] = "alembic_version"
+    return found
+
+
+def given_in(text: str, names: tuple[str, ...]) -> list[tuple[str, object]]:
+    """Each ``name=value`` of a call (``context.configure(...)``, ``dict(...)``) and each
+    ``"name": value`` of a dict literal in Python source, for the names asked; the value when it
+    is a literal, else ``...``."""
+    import ast
+
+    if not any(name in text for name in names):
+        return []
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []  # Alembic says what is wrong with it when it runs
+    pairs = [(kw.arg, kw.value) for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords]
+    pairs += [(key.value, value) for node in ast.walk(tree) if isinstance(node, ast.Dict)
+              for key, value in zip(node.keys, node.values) if isinstance(key, ast.Constant)]
+    return [(name, value.value if isinstance(value, ast.Constant) else ...) for name, value in pairs if name in names]
 
 
 def resolve(reference: str, setting: str):

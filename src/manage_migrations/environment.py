@@ -48,7 +48,7 @@ def run_online(config, settings: conf.Settings, run_migrations) -> None:
         return run_migrations(handed)
 
     def own(connection):
-        recorder.ensure_version_table(connection)  # names longer than Alembic's 32 characters
+        recorder.of(settings).ensure_version_table(connection)  # names longer than Alembic's 32 characters
         connection.commit()
         record_replaced(settings, connection)  # as manage.py migrate: a database at END of a squash is at it
         run_migrations(connection)
@@ -72,5 +72,6 @@ async def _run_async(engine, work) -> None:
 def record_replaced(settings: conf.Settings, connection) -> None:
     """For the plain alembic command: a database at the last migration a squashed one replaces
     is recorded at the squashed one, as ``migrate`` does, before Alembic looks for its revision."""
-    squashed = graph.squashed_in(recorder.current_state(connection), migrations_of(settings))
-    recorder.record_squashed(connection, squashed, Console(0))
+    records = recorder.of(settings)
+    records.record_squashed(connection, graph.squashed_in(records.current_state(connection), migrations_of(settings)),
+                            Console(0))

@@ -18,7 +18,7 @@ from manage_migrations.database import is_lock_wait, lock_holders, waited_table
 from manage_migrations.graph import Migration
 from manage_migrations.output import CommandError, Console, Interrupted
 from manage_migrations.replaced import replaced_folder
-from manage_migrations.recorder import current_state, unfinished, unfinished_error
+from manage_migrations.recorder import unfinished_error
 
 
 class StepFailed(CommandError):
@@ -49,10 +49,9 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
 
     from manage_migrations.migrations import alembic_config, alembic_logs, explain, load_scripts, project_environment
 
-    scripts = scripts or load_scripts(settings)
+    scripts, records = scripts or load_scripts(settings), recorder.of(settings)
     if not sql:
         database.writing(connection)
-        recorder.prepare(connection, [revision for revision, forward in steps if forward])
         if lock_timeout and connection.dialect.name in ("mysql", "mariadb"):
             connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, round(lock_timeout))}")
             connection.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(lock_timeout))}")
@@ -62,7 +61,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     running, marked = None, False
     # What runs for real is recorded as started where it cannot be taken back: on MariaDB, and
     # for a migration that is not atomic everywhere.
-    records, rolls_back = not (sql or fake), sql or recorder.rolls_back_ddl(connection)
+    for_real, rolls_back = not (sql or fake), sql or recorder.rolls_back_ddl(connection)
 
     def alembic_steps(heads, context):
         nonlocal running, marked
@@ -71,9 +70,9 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             if guard is not None:
                 guard.before_step()
             script = scripts.get_revision(revision)
-            marked = records and (not rolls_back or source.non_atomic(script.path))
+            marked = for_real and (not rolls_back or source.non_atomic(script.path))
             if marked:  # committed before the DDL, which MariaDB (or a migration not atomic) cannot take back
-                recorder.mark_unfinished(connection, revision, forward)
+                records.mark_unfinished(connection, revision, forward)
             if forward:
                 step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
             else:
@@ -81,14 +80,14 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             if not sql:
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 skip = fake or revision in faked
-                step.migration_fn = recorded(None if skip else step.migration_fn, connection, revision, forward, wait,
-                                             guard)
+                step.migration_fn = recorded(None if skip else step.migration_fn, connection, records, revision,
+                                             forward, wait, guard)
             signals.unanswered = unanswered(revision, forward, script.down_revision)
             console.step_started(revision, forward)
             started = time.perf_counter()
             yield step
             if marked:
-                recorder.mark_unfinished(connection, revision, None)
+                records.mark_unfinished(connection, revision, None)
             console.step_finished(fake or revision in faked, time.perf_counter() - started)
             signals.unanswered = signals.UNANSWERED
             running, marked = None, False
@@ -99,8 +98,10 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         parents = scripts.get_revision(first).down_revision
         offline = dict(as_sql=True, starting_rev=(parents if forward else first) or None, destination_rev=first)
     try:
-        with project_environment(alembic_config(settings, connection, models=False), scripts, fn=alembic_steps,
-                                 **offline), alembic_logs(console.verbosity):
+        applying = [revision for revision, forward in steps if forward]
+        prepare = None if sql else lambda connection: records.prepare(connection, applying)
+        with project_environment(alembic_config(settings, connection, models=False), scripts, prepare,
+                                 fn=alembic_steps, **offline), alembic_logs(console.verbosity):
             scripts.run_env()
         if not sql:
             connection.commit()
@@ -109,7 +110,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     except Replan:
         console.line(" run by another migrate meanwhile.")
         if marked:  # the check comes before the migration's DDL: nothing of it ran
-            recorder.mark_unfinished(connection, running[0], None)
+            records.mark_unfinished(connection, running[0], None)
         raise
     except (Exception, KeyboardInterrupt) as exc:
         if isinstance(exc, KeyboardInterrupt) or Interrupted.received:
@@ -121,15 +122,15 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         console.line()
         reason = explain(exc)
         if getattr(exc, "connection_invalidated", False):  # a restart, a kill, a network gone
-            reason = f"{reason.rstrip('.')}. The connection was lost; {standing_after_loss(connection)}"
+            reason = f"{reason.rstrip('.')}. The connection was lost; {standing_after_loss(connection, records)}"
         raise StepFailed(running[0], reason, sql, exc) from exc
 
 
-def standing_after_loss(connection) -> str:
+def standing_after_loss(connection, records: recorder.Recorder) -> str:
     """Where the database stands after the migrating connection was lost, read over a new one."""
     try:
         with connection.engine.connect() as fresh:
-            return f"the database is at {', '.join(current_state(fresh)) or 'no migration'}."
+            return f"the database is at {', '.join(records.current_state(fresh)) or 'no migration'}."
     except Exception:
         return "where the database stands could not be read."
 
@@ -143,8 +144,8 @@ def unanswered(revision: str, forward: bool, down_revision) -> str:
             f"committed once it notices; the database was at {before} when the migration began.")
 
 
-def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeout: float | None = None,
-             guard: "Guard | None" = None):
+def recorded(migration_fn, connection, records: recorder.Recorder, revision: str, forward: bool,
+             lock_timeout: float | None = None, guard: "Guard | None" = None):
     """The step's work followed by its row in the history table, in the step's transaction;
     on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check."""
 
@@ -157,7 +158,7 @@ def recorded(migration_fn, connection, revision: str, forward: bool, lock_timeou
             guard.in_step(connection, revision, forward)
         if migration_fn is not None:
             migration_fn(**kw)
-        recorder.record_step(connection, revision, forward)
+        records.record_step(connection, revision, forward)
 
     return run
 
@@ -199,7 +200,7 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
             table = f" on {failed.table}" if failed.table else ""
             holders = lock_holders(connection, failed.table) if failed.table else ""
             if delay is None:
-                at = ", ".join(current_state(connection)) or "no migration"
+                at = ", ".join(recorder.of(settings).current_state(connection)) or "no migration"
                 raise CommandError(f"Migration {failed.revision} waited over {settings.table_lock_timeout:g} s for a "
                                    f"lock{table}{holders}, {len(LOCK_RETRY_DELAYS) + 1} times; gave up. The database "
                                    f"is at {at}.") from failed
@@ -208,15 +209,17 @@ def run_with_lock_retries(settings: Settings, connection, steps, console: Consol
             time.sleep(delay)
 
 
-def stopped_by(exc: KeyboardInterrupt, connection, migrations: list[graph.Migration]) -> Interrupted:
+def stopped_by(exc: KeyboardInterrupt, settings: Settings, connection, migrations: list[graph.Migration]) -> Interrupted:
     """A signal arrived while migrating (while Alembic loaded, or a statement it cancelled
     failed, or between statements): the step's transaction is rolled back where the backend
     can, and the line says where the database stands, read over a new connection if the
     signal left this one mid-statement, with the unfinished migration and its ways out where
     DDL is not rolled back."""
 
+    records = recorder.of(settings)
+
     def standing(conn) -> tuple[str, list]:
-        return ", ".join(current_state(conn)) or "no migration", unfinished(conn)
+        return ", ".join(records.current_state(conn)) or "no migration", records.unfinished(conn)
 
     signals.wait_for_statements_to_stop()
     try:
@@ -244,12 +247,13 @@ def run_plan(settings: Settings, connection, migrations: list[Migration], steps,
     and taken by the other) is not run again: the rest is planned again from where it stands."""
     # A squashed migration recorded in place of the last it replaces stands for that one here.
     aliases = {squashed.revision: last for last, squashed in record_after.items()}
-    guard = Guard(held, migrations, aliases) if held is not None else None
+    guard = Guard(held, recorder.of(settings), migrations, aliases) if held is not None else None
     while steps:
         try:
             return run_groups(settings, connection, migrations, steps, console, fake, faked, record_after, guard)
         except Replan:
-            applied = graph.applied(tuple(aliases.get(r, r) for r in current_state(connection)), migrations)
+            state = recorder.of(settings).current_state(connection)
+            applied = graph.applied(tuple(aliases.get(r, r) for r in state), migrations)
             steps = [(revision, forward) for revision, forward in steps if (revision in applied) != forward]
 
 
@@ -264,7 +268,7 @@ def run_groups(settings: Settings, connection, migrations: list[Migration], step
     for old, group in itertools.groupby(steps, key=lambda step: step[0] in replaced):
         group = list(group)
         run_with_lock_retries(settings, connection, group, console, fake, faked, before if old else None, guard)
-        recorder.record_squashed(connection, {r: record_after[r].revision for r, forward in group
+        recorder.of(settings).record_squashed(connection, {r: record_after[r].revision for r, forward in group
                                               if forward and r in record_after}, console)
 
 
@@ -278,8 +282,8 @@ class Guard:
     PostgreSQL under an advisory lock of its own, checks that the database is where the plan
     expects it, so that no migration runs twice whatever happened to the lock."""
 
-    def __init__(self, held, migrations: list[Migration], aliases: dict[str, str]):
-        self.held, self.migrations, self.aliases = held, migrations, aliases
+    def __init__(self, held, records: recorder.Recorder, migrations: list[Migration], aliases: dict[str, str]):
+        self.held, self.records, self.migrations, self.aliases = held, records, migrations, aliases
         self.needs = {m.revision: m.needs for m in migrations}
 
     def before_step(self) -> None:
@@ -290,7 +294,7 @@ class Guard:
 
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STEP_KEY})")
-        state = tuple(self.aliases.get(revision, revision) for revision in recorder.read_heads(connection))
+        state = tuple(self.aliases.get(revision, revision) for revision in self.records.read_heads(connection))
         applied = graph.applied(state, self.migrations)
         ready = revision not in applied and set(self.needs[revision]) <= applied if forward else revision in applied
         if not ready:

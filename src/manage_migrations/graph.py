@@ -198,11 +198,17 @@ def applied(state: tuple[str, ...], migrations: list[Migration]) -> set[str]:
             part_way = next((m for m in migrations if revision in m.replaces), None)
             if part_way is not None:
                 raise CommandError(part_way_error(revision, part_way))
-            raise CommandError(
-                f"The database is at revision '{revision}', which no migration file has. "
-                "Restore that file, or mark the database with 'fake' at a migration that exists."
-            )
+            raise CommandError(unknown_revision_error(revision))
     return ancestors(tuple(squashed.get(revision, revision) for revision in state), migrations)
+
+
+def unknown_revision_error(revision: str) -> str:
+    """The ways out for a recorded revision no file has, the safe ones first: following the last
+    where another project shares the version table would erase that project's record."""
+    return (f"The database is at revision '{revision}', which no migration file has: restore that file; "
+            "if another project keeps its migrations in this database, give this project a version table "
+            "of its own (version_table in env.py's context.configure()); only if the database is this "
+            "project's alone, mark it with 'fake' at a migration that exists.")
 
 
 def squashed_in(state: tuple[str, ...], migrations: list[Migration]) -> dict[str, str]:

@@ -28,7 +28,7 @@ from mako.template import Template
 
 from manage_migrations import database
 from manage_migrations.loader import files_of, load_module
-from manage_migrations.recorder import VERSION_TABLE, include_name
+from manage_migrations import recorder
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
@@ -57,16 +57,17 @@ def alembic_config(settings: Settings, connection=None, models: bool = True) -> 
     return config
 
 
-def project_environment(config: Config, scripts: ScriptDirectory, **options) -> EnvironmentContext:
+def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, **options) -> EnvironmentContext:
     """Alembic's ``EnvironmentContext``, whose ``configure()`` (which env.py calls) gets what
     manage.py needs where env.py does not say otherwise: batch mode and server default
     comparison, its own tables left out of autogenerate, and always one transaction per
     migration, which the record of each migration relies on. An env.py that configures a
     connection other than the one handed in (Alembic's own templates open one of their own) is
     refused before anything runs: it would run migrations on a database nobody named; so is one
-    that keeps Alembic's versions in a table of its own, which manage.py would not read. (The
+    whose version table is not the one the settings read (``conf.version_table_of``). (The
     instance's ``configure`` is replaced, not the class's: Alembic's ``context`` module proxies
-    the instance's attributes.)"""
+    the instance's attributes.) ``prepare(connection)`` runs once both checks have passed, before
+    Alembic reads the version table."""
     environment = EnvironmentContext(config, scripts, **options)
     configure, handed = environment.configure, config.attributes.get("connection")
 
@@ -76,14 +77,21 @@ def project_environment(config: Config, scripts: ScriptDirectory, **options) -> 
                                "it would run on a database of its own: use config.attributes.get('connection') when "
                                "it is set (the Alembic cookbook's connection sharing; 'manage-migrations init' makes "
                                "the change).")
-        table = ".".join(filter(None, (chosen.get("version_table_schema"), chosen.get("version_table", VERSION_TABLE))))
-        if table != VERSION_TABLE:
-            raise CommandError(f"{Path(scripts.dir) / 'env.py'} keeps Alembic's versions in {table}; manage.py reads "
-                               f"{VERSION_TABLE} alone, so it would not see what ran: nothing was run.")
+        settings = config.attributes["settings"]
+        records = recorder.of(settings)
+        table = ".".join(filter(None, (chosen.get("version_table_schema"), chosen.get("version_table",
+                                                                                     recorder.VERSION_TABLE))))
+        if table != records.version_name:
+            raise CommandError(f"{Path(scripts.dir) / 'env.py'} keeps Alembic's versions in {table}, and manage.py "
+                               f"read {records.version_name}: set VERSION_TABLE and VERSION_TABLE_SCHEMA in the "
+                               f"settings to what env.py gives configure(); nothing was run.")
+        if prepare is not None:
+            prepare(connection)
         theirs = chosen.get("include_name")
         return configure(connection=connection, **{
             "render_as_batch": True, "compare_server_default": True, **chosen, "transaction_per_migration": True,
-            "include_name": include_name if theirs is None else lambda *names: include_name(*names) and theirs(*names)})
+            "include_name": records.include_name if theirs is None else
+            lambda *names: records.include_name(*names) and theirs(*names)})
 
     environment.configure = configure_for_manage_py
     return environment

@@ -16,7 +16,7 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
     from sqlalchemy.sql.elements import conv
 
     from manage_migrations import scratch
-    from manage_migrations.recorder import HISTORY, UNFINISHED, VERSION_TABLE
+    from manage_migrations import recorder
 
     scratch.migrate_to(settings, connection, migrations, heads)
     # The convention names what was made without a name (SQLite reads back no name for a primary
@@ -33,7 +33,7 @@ def reflected(settings: Settings, connection, migrations: list[Migration], heads
         if column.get("default") is not None:
             column["default"] = portable_default(column["default"], column["type"])
 
-    own = {VERSION_TABLE, HISTORY.name, UNFINISHED.name}
+    own = recorder.of(settings).own_tables | recorder.DEFAULT_TABLES
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always", sa.exc.SAWarning)
         metadata.reflect(connection, only=lambda name, _: name not in own)

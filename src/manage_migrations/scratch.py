@@ -17,9 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from manage_migrations import graph, loader
+from manage_migrations import graph, loader, recorder
 from manage_migrations.database import cannot_connect, create_engine, is_async, one_line, where
-from manage_migrations.recorder import current_state
 from manage_migrations.output import CommandError, Console
 from manage_migrations.conf import Settings
 
@@ -168,7 +167,8 @@ def kept_file(settings: Settings, url, heads: tuple[str, ...]) -> Path | None:
     if kept.exists():
         try:
             with closing(sqlite3.connect(f"file:{kept}?mode=ro", uri=True)) as scratch:
-                usable = {row[0] for row in scratch.execute("SELECT version_num FROM alembic_version")} == set(heads)
+                versions = scratch.execute(f'SELECT version_num FROM "{settings.version_table}"')
+                usable = {row[0] for row in versions} == set(heads)
         except sqlite3.Error:
             usable = False
         if not usable:
@@ -181,11 +181,16 @@ def migrate_to(settings: Settings, connection, migrations: list[graph.Migration]
     likely reason: a scratch database starts empty."""
     from manage_migrations import executor
 
+    if settings.version_table_schema and connection.dialect.name == "postgresql":
+        # The schema the project keeps its version table in, which a new database lacks.
+        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS "
+                                   f"{connection.dialect.identifier_preparer.quote_schema(settings.version_table_schema)}")
+        connection.commit()
     if connection.dialect.name == "sqlite":
         # A scratch file need not survive a crash: no disk flush at each migration's commit. On
         # the DBAPI connection, since SQLite refuses it inside the transaction SQLAlchemy begins.
         connection.connection.dbapi_connection.cursor().execute("PRAGMA synchronous = OFF")
-    steps = graph.plan(migrations, current_state(connection), heads)
+    steps = graph.plan(migrations, recorder.of(settings).current_state(connection), heads)
     try:
         if steps:  # a kept scratch database is at head already: no migration file is loaded
             executor.run_steps(settings, connection, steps, Console(0))

@@ -77,18 +77,68 @@ def test_an_env_py_with_its_own_engine_is_refused_before_anything_runs(make_sett
         engine.dispose()
 
 
-def test_an_env_py_with_a_version_table_of_its_own_is_refused_before_anything_runs(make_settings, project_copy,
-                                                                                   sqlite_url):
-    env_py = project_copy / "migrations" / "env.py"
-    env_py.write_text(env_py.read_text().replace("    transaction_per_migration=True,\n",
-                                                 "    transaction_per_migration=True,\n    version_table='our_versions',\n"))
-
-    result = CliRunner().invoke(cli, ["migrate"], obj=make_settings(project_copy, sqlite_url))
-
-    assert result.exit_code == 1, result.output
-    assert "keeps Alembic's versions in our_versions; manage.py reads alembic_version alone" in result.stderr
-    engine = sa.create_engine(sqlite_url)
+def table_names(url: str) -> set[str]:
+    engine = sa.create_engine(url)
     try:
-        assert not {"hotels", "our_versions"} & set(sa.inspect(engine).get_table_names())
+        return set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_an_env_py_with_a_version_table_of_its_own_keeps_every_record_there(make_settings, project_copy, sqlite_url,
+                                                                                 set_version_table):
+    """Alembic's ``version_table`` honoured by every command, and manage.py's own tables named
+    after it, so nothing is kept in alembic_version or manage_migrations."""
+    set_version_table(project_copy, "'our_versions'")
+    settings = make_settings(project_copy, sqlite_url)
+
+    def manage(*args):
+        result = CliRunner().invoke(cli, args, obj=settings)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    manage("migrate", "0003")
+    assert table_names(sqlite_url) == {"hotels", "rooms", "users", "our_versions", "our_versions_history"}
+    assert "[X] 0003_add_users\n [ ] 0004_make_email_unique" in manage("showmigrations")
+    manage("migrate")
+    assert "No migrations to apply." in manage("migrate")
+    assert "No changes detected" in manage("makemigrations", "--check", "--dry-run")  # its own tables not models
+    manage("migrate", "zero")
+    assert table_names(sqlite_url) == {"our_versions", "our_versions_history"}
+    manage("fake", "0002")
+    assert "[X] 0002_create_table_rooms\n [ ] 0003_add_users" in manage("showmigrations")
+
+
+def test_a_version_table_env_py_computes_is_asked_of_the_settings(project_copy, run_manage, sqlite_url,
+                                                                  set_version_table):
+    """manage.py reads env.py without running it (``migrate`` at head never runs it): a value it
+    computes cannot be read so, and is asked for by name, never guessed."""
+    set_version_table(project_copy, "os.environ.get('VERSIONS', 'tenant_versions')")
+    env_py = project_copy / "migrations" / "env.py"
+    env_py.write_text("import os\n" + env_py.read_text())
+
+    for command in (["showmigrations"], ["migrate"]):
+        result = run_manage(project_copy, *command, database_url=sqlite_url)
+        assert result.returncode == 1, result.stderr
+        assert "computes version_table" in result.stderr
+        assert "set VERSION_TABLE in the settings (project.settings) to the same" in result.stderr
+    assert table_names(sqlite_url) == set()
+
+    settings_py = project_copy / "project" / "settings.py"
+    settings_py.write_text(settings_py.read_text() + "\nVERSION_TABLE = 'tenant_versions'\n")
+    assert run_manage(project_copy, "migrate", database_url=sqlite_url).returncode == 0
+    assert {"tenant_versions", "tenant_versions_history"} <= table_names(sqlite_url)
+    assert "[X] 0004_make_email_unique" in run_manage(project_copy, "showmigrations", database_url=sqlite_url).stdout
+
+
+def test_settings_and_env_py_that_disagree_on_the_version_table_run_nothing(project_copy, run_manage, sqlite_url):
+    """VERSION_TABLE in the settings while env.py keeps Alembic's default: env.py's migrations
+    would record in one table and manage.py read another, so nothing runs."""
+    settings_py = project_copy / "project" / "settings.py"
+    settings_py.write_text(settings_py.read_text() + "\nVERSION_TABLE = 'tenant_versions'\n")
+
+    result = run_manage(project_copy, "migrate", database_url=sqlite_url)
+
+    assert result.returncode == 1, result.stderr
+    assert "keeps Alembic's versions in alembic_version, and manage.py read tenant_versions" in result.stderr
+    assert table_names(sqlite_url) == set()

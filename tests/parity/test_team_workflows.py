@@ -121,8 +121,10 @@ def test_a_revision_in_the_database_that_no_file_has(project_copy, run_manage, s
         result = run_manage(project_copy, *command, database_url=sqlite_url)
         assert result.returncode == 1, command
         assert result.stderr == (
-            "CommandError: The database is at revision '0005_add_phone', which no migration file has. "
-            "Restore that file, or mark the database with 'fake' at a migration that exists.\n"), command
+            "CommandError: The database is at revision '0005_add_phone', which no migration file has: restore "
+            "that file; if another project keeps its migrations in this database, give this project a version "
+            "table of its own (version_table in env.py's context.configure()); only if the database is this "
+            "project's alone, mark it with 'fake' at a migration that exists.\n"), command
 
     faked = run_manage(project_copy, "fake", "0004", database_url=sqlite_url)
     assert faked.returncode == 0, faked.stderr  # the advice works as written: the revision is forgotten

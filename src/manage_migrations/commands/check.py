@@ -33,7 +33,7 @@ def check(settings: Settings, console: Console, with_database: bool = False) -> 
         if not problems and with_database:
             from manage_migrations import database, recorder
 
-            state = database.run(database.database_url(settings), recorder.current_state)
+            state = database.run(database.database_url(settings), recorder.of(settings).current_state)
             missing = graph.plan(migrations, state, heads)
             if missing:
                 problems.append(f"The database is not at the latest migration: {len(missing)} to run "

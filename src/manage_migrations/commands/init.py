@@ -204,10 +204,6 @@ class EnvPy:
             found.append(f"{self.path.name} opens its own connection in a way init does not recognise: make it use "
                          "config.attributes.get('connection') when set (the Alembic cookbook's connection sharing); "
                          "until then every command refuses to run migrations.")
-        if any(kw.arg in ("version_table", "version_table_schema") for call in self.configure_calls()
-               for kw in call.keywords):
-            found.append(f"{self.path.name} keeps Alembic's versions in a table of its own: manage.py reads "
-                         "alembic_version alone, and refuses to run migrations until env.py uses it.")
         if self.has_own_include_name():
             found.append(f"{self.path.name} has an include_name of its own: make it also leave out the tables "
                          "manage_migrations and manage_migrations_unfinished, or the plain alembic command's "

@@ -82,7 +82,7 @@ class New:
         latest = next(m for m in migrations if m.revision == after.parents[0]) if after.parents else None
         if latest is None:
             raise CommandError(f"App {after.app} has no migration to update.")
-        state = database.run(database.database_url(settings), recorder.current_state)
+        state = database.run(database.database_url(settings), recorder.of(settings).current_state)
         if latest.replaces:  # databases at what it replaces are recognised by it
             raise CommandError(f"Cannot update squash migration '{latest.revision}'.")
         if latest.revision in graph.applied(state, migrations):
@@ -139,7 +139,7 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
     url = database.database_url(settings)
     kept = scratch.kept_file(settings, url, heads)
     with scratch.scratch_database(url, console, kept) as scratch_url:
-        if scratch_url is None and set(database.run(url, recorder.current_state)) != set(heads):
+        if scratch_url is None and set(database.run(url, recorder.of(settings).current_state)) != set(heads):
             raise CommandError("The database is not at the latest migration, so makemigrations "
                                "cannot compare with it: run migrate first, or allow this user to create databases.")
         changes, rendered = database.run(scratch_url or url, compare)

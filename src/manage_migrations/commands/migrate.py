@@ -21,6 +21,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     whose tables are already there. Returns whether anything was (or would be) run."""
     from manage_migrations import database, executor, lock, recorder
 
+    records = recorder.of(settings)
     files = migrations_of(settings)
     graph.single_head(files)
     app, target = app_and_target(files, app, target)
@@ -29,9 +30,9 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         """Where the database stands and the steps to the target; with ``fake``, a recorded
         revision that no file has is forgotten first (Alembic's ``stamp --purge``), as the
         error about it advises."""
-        current = recorder.current_state(connection)
+        current = records.current_state(connection)
         history, record_after = replaced.history(settings, files, current)
-        left = recorder.unfinished(connection)
+        left = records.unfinished(connection)
         record_now = graph.squashed_in(current, history)
         known = {m.revision for m in history}
         unknown = [revision for revision in current
@@ -71,12 +72,12 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         try:
             if planned.unknown:
                 console.line(f"  Forgetting {', '.join(planned.unknown)}, which no migration file has.")
-                recorder.forget_versions(connection)
+                records.forget_versions(connection)
             if planned.left:  # fake is the way out the error names
                 console.line(f"  Forgetting that {', '.join(revision for revision, _ in planned.left)} did not finish.")
-                recorder.forget_unfinished(connection)
+                records.forget_unfinished(connection)
             if planned.record_now:
-                recorder.record_squashed(connection, planned.record_now, console)
+                records.record_squashed(connection, planned.record_now, console)
             if not steps:
                 console.nothing_to_apply()
                 return bool(planned.unknown or planned.left or planned.record_now)
@@ -86,7 +87,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                                   held)
             return True
         except KeyboardInterrupt as exc:
-            raise executor.stopped_by(exc, connection, history) from exc
+            raise executor.stopped_by(exc, settings, connection, history) from exc
 
     def show(connection):
         planned = steps_from(connection)
@@ -151,22 +152,22 @@ def prune(settings: Settings, console: Console) -> None:
     at a revision only a squashed migration knows of is left for migrate to record."""
     from manage_migrations import database, recorder
 
+    records = recorder.of(settings)
     migrations = migrations_of(settings)
     recognised = {m.revision for m in migrations} | {r for m in migrations for r in m.replaces}
     on_disk = {m.revision for m in migrations} | {Path(path).stem for path in replaced.replaced_files(settings)}
 
     def forget(connection):
-        gone = sorted(set(recorder.applied_dates(connection)) - on_disk)
+        gone = sorted(set(records.applied_dates(connection)) - on_disk)
         console.line(click.style("Pruning migrations:", bold=True))
         if not gone:
             console.line("  No migrations to prune.")
         for revision in gone:
             console.line(f"  Pruning {settings.app_label}.{revision}", nl=False)
-            recorder.forget_history(connection, revision)
+            records.forget_history(connection, revision)
             console.line(console.success(" OK"))
-        missing = [revision for revision in recorder.current_state(connection) if revision not in recognised]
+        missing = [revision for revision in records.current_state(connection) if revision not in recognised]
         if missing:
-            raise CommandError(f"The database is at revision '{missing[0]}', which no migration file has: "
-                               "mark it with 'fake' at a migration that exists.")
+            raise CommandError(graph.unknown_revision_error(missing[0]))
 
     database.run(database.database_url(settings), forget)

@@ -20,10 +20,11 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     labels = apps or sorted(set(app_of.values())) or [settings.app_label]
 
     def read(connection):
-        dates = recorder.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
-        left = recorder.unfinished(connection)
+        records = recorder.of(settings)
+        dates = records.applied_dates(connection) if console.verbosity >= 2 and not plan else {}
+        left = records.unfinished(connection)
         running = bool(left) and lock.held_elsewhere(connection)
-        return recorder.current_state(connection), dates, left, running, recorder.rolls_back_ddl(connection)
+        return records.current_state(connection), dates, left, running, recorder.rolls_back_ddl(connection)
 
     state, dates, left, running, rolls_back = database.run(database.database_url(settings), read)
     history, _ = replaced.history(settings, migrations, state)
