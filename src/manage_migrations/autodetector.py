@@ -16,6 +16,7 @@ on SQLite, PostgreSQL and MariaDB:
 """
 import datetime
 import decimal
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -73,7 +74,7 @@ def detect(context, metadata, questioner: Questioner, enums, scratch: bool = Tru
         return None
     upgrade = portable(fill_not_null(upgrade, questioner))
     described = describe(upgrade)
-    return Changes(ops.UpgradeOps(upgrade), ops.DowngradeOps(portable(downgrade)),
+    return Changes(ops.UpgradeOps(concurrently_apart(upgrade)), ops.DowngradeOps(concurrently_apart(portable(downgrade))),
                    [phrase for phrase, _ in described], [fragment for _, fragment in described])
 
 
@@ -230,6 +231,46 @@ def postgres_default(column) -> str | None:
     return f"{text if text.startswith(chr(39)) else repr(text)}::{column.type.name}"
 
 
+# Indexes made concurrently (Django's AddIndexConcurrently)
+
+
+class AutocommitBlockOp(ops.OpContainer):
+    """Operations that run outside the migration's transaction, in Alembic's
+    ``autocommit_block()``: PostgreSQL's ``CREATE INDEX CONCURRENTLY`` cannot run inside one.
+    A migration with one is not atomic, and ``migrate`` records it as such (``source.non_atomic``)."""
+
+
+@renderers.dispatch_for(AutocommitBlockOp)
+def render_autocommit_block(autogen_context, op: AutocommitBlockOp) -> list[str]:
+    lines = [f"with {render._alembic_autogenerate_prefix(autogen_context)}get_context().autocommit_block():"]
+    for step in op.ops:
+        lines += render.render_op(autogen_context, step)
+    return [*lines, ""]  # a blank line ends a block (each of a batch inside it too)
+
+
+def concurrent(step) -> bool:
+    """An index the models ask to build or drop without locking out writes:
+    ``Index(..., postgresql_concurrently=True)``."""
+    return isinstance(step, (ops.CreateIndexOp, ops.DropIndexOp)) and bool(step.kw.get("postgresql_concurrently"))
+
+
+def concurrently_apart(operations: list) -> list:
+    """The operations, with each run of concurrent index steps moved into an autocommit block
+    of its own, in order: a table's other changes stay in the migration's transaction."""
+    result = []
+    for operation in operations:
+        steps = operation.ops if isinstance(operation, ops.ModifyTableOps) else [operation]
+        if not any(map(concurrent, steps)):
+            result.append(operation)
+            continue
+        for apart, run in itertools.groupby(steps, key=concurrent):
+            run = list(run)
+            if isinstance(operation, ops.ModifyTableOps):
+                run = [ops.ModifyTableOps(operation.table_name, run, schema=operation.schema)]
+            result += [AutocommitBlockOp(run)] if apart else run
+    return result
+
+
 # NOT NULL columns and existing rows
 
 
@@ -383,6 +424,8 @@ def phrase_and_fragment(op, created: set[str]) -> tuple[str, str | None]:
                 f"rename_{op.column_name}_{table}_{op.modify_name}")
     if isinstance(op, ops.AlterColumnOp):
         return f"Alter column {op.column_name} on {table}", f"alter_{table}_{op.column_name}"
+    if isinstance(op, ops.CreateIndexOp) and concurrent(op):
+        return f"Create index {op.index_name} on {table} concurrently", f"{table}_{op.index_name}"
     if isinstance(op, ops.CreateIndexOp):
         return f"Create index {op.index_name} on {table}", "" if table in created else f"{table}_{op.index_name}"
     if isinstance(op, ops.DropIndexOp):

@@ -62,3 +62,39 @@ def test_atomic_false_is_recorded_while_it_runs_and_cleared_once_it_has(project_
 
     assert applied.returncode == 0, applied.stderr
     assert execute(sqlite_url, "SELECT count(*) FROM manage_migrations_unfinished") == [[(0,)]]
+
+
+CONCURRENT_MODEL = '''
+    code: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (Index("ix_users_code", "code", unique=True, postgresql_concurrently=True),)
+'''
+
+
+def test_makemigrations_builds_an_index_concurrently_when_the_model_asks(project_copy, run_manage, postgres_url,
+                                                                         sqlite_url, mariadb_url):
+    """Django's ``AddIndexConcurrently``, asked for as SQLAlchemy asks for it
+    (``Index(..., postgresql_concurrently=True)``): the index steps are written in an autocommit
+    block of their own, the rest stays in the migration's transaction, and the migration runs
+    both ways on every backend (the option only means something to PostgreSQL)."""
+    users = project_copy / "project" / "models" / "users.py"
+    users.write_text(users.read_text().replace("from sqlalchemy import String", "from sqlalchemy import Index, String")
+                     + CONCURRENT_MODEL)
+    assert run_manage(project_copy, "migrate", database_url=postgres_url).returncode == 0
+
+    made = run_manage(project_copy, "makemigrations", "--name", "code", database_url=postgres_url)
+    assert made.returncode == 0, made.stderr  # tried on a scratch database: it runs outside a transaction
+    assert "    + Create index ix_users_code on users concurrently" in made.stdout.splitlines()
+    [migration] = (project_copy / "migrations" / "versions").glob("0005_*.py")
+    upgrade = migration.read_text().split("def upgrade() -> None:")[1].split("def downgrade")[0]
+    assert upgrade.index("add_column") < upgrade.index("with op.get_context().autocommit_block():") < \
+        upgrade.index("create_index")
+
+    for url in (postgres_url, sqlite_url, mariadb_url):
+        for command in (["migrate"], ["migrate", "0004"], ["migrate"], ["makemigrations", "--check"]):
+            result = run_manage(project_copy, *command, database_url=url)
+            assert result.returncode == 0, (url, command, result.stderr)
+    [[(definition,)]] = execute(postgres_url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_users_code'")
+    assert definition.startswith("CREATE UNIQUE INDEX ix_users_code ON public.users")
+    [[(unfinished,)]] = execute(postgres_url, "SELECT count(*) FROM manage_migrations_unfinished")
+    assert unfinished == 0
