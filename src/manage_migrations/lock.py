@@ -28,17 +28,21 @@ def deploy_lock(connection: sa.Connection, timeout: float, console: Console):
 
 
 class DeployLock:
-    """The deploy lock on a connection of its own: on PostgreSQL an advisory lock of a transaction
-    left open for the run (a transaction stays on one server connection, also behind a pooler in
-    transaction mode, and the lock ends with it, the process's death included); on MariaDB a
-    ``GET_LOCK``; on SQLite an exclusive lock on the file. A lock whose connection an idle
-    timeout, a pooler or a firewall closed is noticed before the next migration and taken again
-    (each migration also checks, in its own transaction, that no one else has run it)."""
+    """The deploy lock. On PostgreSQL, an advisory lock of a transaction that a connection of its
+    own keeps open for the run (a transaction stays on one server connection, also behind a
+    pooler in transaction mode, and the lock ends with it, the process's death included); one
+    whose connection an idle timeout, a pooler or a firewall closed is noticed before the next
+    migration and taken again (each migration also checks, in its own transaction, that no one
+    else has run it). On MariaDB, a ``GET_LOCK`` of the migrating connection itself, which
+    outlives its transactions: it is never idle while the run goes on, and it cannot be lost
+    without the migration being stopped with it, so another migrate never gets in while a
+    migration is half-way. On SQLite, an exclusive lock on the file."""
 
     def __init__(self, connection: sa.Connection, timeout: float, console: Console):
         self.connection, self.engine, self.backend = connection, connection.engine, connection.dialect.name
         self.name, self.timeout, self.console = lock_name(connection), timeout, console
         self.holder = self.file = None
+        self.named = False  # MariaDB's lock, taken on the migrating connection
 
     def take(self) -> None:
         if self.backend == "sqlite":
@@ -47,10 +51,10 @@ class DeployLock:
                 self.file = open(path, "rb")
                 _wait_for(lambda: _try_flock(self.file), self.timeout, self.console)
             return
-        if self.backend not in ("postgresql", "mysql", "mariadb"):
+        if self.backend == "postgresql":
+            self.holder = self.engine.connect()
+        elif self.backend not in ("mysql", "mariadb"):
             return
-        options = {} if self.backend == "postgresql" else {"isolation_level": "AUTOCOMMIT"}
-        self.holder = self.engine.connect().execution_options(**options)
         _wait_for(self._try, self.timeout, self.console)
 
     def _try(self) -> bool:
@@ -58,23 +62,21 @@ class DeployLock:
             taken = self.holder.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({LOCK_KEY})")).scalar()
             if not taken:
                 self.holder.rollback()
+                # The migrating connection waits too: an idle timeout must not close it meanwhile.
+                self.connection.exec_driver_sql("SELECT 1")
         else:
-            taken = self.holder.execute(sa.text("SELECT GET_LOCK(:name, 0)"), self.name).scalar()
-        if not taken:  # the migrating connection waits too: an idle timeout must not close it meanwhile
-            self.connection.exec_driver_sql("SELECT 1")
-            self.connection.rollback()
+            taken = self.named = bool(self.connection.execute(sa.text("SELECT GET_LOCK(:name, 0)"), self.name).scalar())
+        self.connection.rollback()
         return bool(taken)
 
     def check(self) -> None:
-        """Before a migration: the lock is still ours, or it is taken again (waiting as at the start)."""
+        """Before a migration: the lock is still ours, or it is taken again (waiting as at the
+        start). MariaDB's is held while the migrating connection answers: nothing to check."""
         if self.holder is None:
             return
         try:
-            if self.backend == "postgresql":
-                self.holder.execute(sa.text("SELECT 1"))
-                return
-            if self.holder.execute(sa.text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"), self.name).scalar():
-                return
+            self.holder.execute(sa.text("SELECT 1"))
+            return
         except sa.exc.DBAPIError:
             pass
         self.console.line("  The deploy lock's connection was closed; taking the lock again.", level=2)
@@ -82,21 +84,25 @@ class DeployLock:
         self.take()
 
     def release(self) -> None:
-        """Let go; a lock whose connection is gone is gone with it, so a failure here is no failure."""
+        """Let go; a lock whose connection is gone is gone with it, so a failure here is no
+        failure (nor is one on a connection a failed migration left unusable: MariaDB lets go
+        of its lock when the run closes that connection)."""
         if self.file is not None:
             fcntl.flock(self.file, fcntl.LOCK_UN)
             self.file.close()
-        if self.holder is not None and self.backend in ("mysql", "mariadb"):
+        if self.named:
             try:
-                self.holder.execute(sa.text("SELECT RELEASE_LOCK(:name)"), self.name)
-            except sa.exc.DBAPIError:
+                self.connection.rollback()
+                self.connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), self.name)
+                self.connection.rollback()
+            except sa.exc.SQLAlchemyError:
                 pass
         self._close()
 
     def _close(self) -> None:
         if self.holder is not None:
             try:
-                self.holder.close()  # on PostgreSQL, the rollback that ends the lock's transaction
+                self.holder.close()  # the rollback that ends the lock's transaction
             except sa.exc.DBAPIError:
                 pass
             self.holder = None

@@ -175,7 +175,7 @@ def test_postgres_commits_wait_for_the_disk_once_at_the_end_even_after_a_failure
     """Each migration's transaction sets synchronous_commit off for itself alone (nothing is left
     on the session, which behind a pooler is another client's); the run ends with one commit
     that waits for the disk, after a failure too."""
-    from manage_migrations import database
+    from manage_migrations import database, recorder
     from manage_migrations.executor import recorded
 
     engine = sa.create_engine(postgres_url)
@@ -188,7 +188,7 @@ def test_postgres_commits_wait_for_the_disk_once_at_the_end_even_after_a_failure
             with database.durable_at_end(connection):
                 with connection.begin():
                     recorded(lambda: seen.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar()),
-                             connection, "0001_a", True)()
+                             connection, recorder.Recorder(), "0001_a", True)()
                 assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
                 raise RuntimeError("a migration failed")
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
