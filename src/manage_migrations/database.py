@@ -147,6 +147,7 @@ def create_engine(url: URL, **options):
         @event.listens_for(engine, "connect")
         def statements_may_take_their_time(dbapi_connection, connection_record):
             dbapi_connection._read_timeout = None  # PyMySQL reads it before every packet
+            keep_alive(dbapi_connection._sock)  # PyMySQL has no option for it; libpq's, for the same reason
     if not is_async(url):  # an async driver waits in Python, where a signal is handled at once
         @event.listens_for(engine, "checkout")
         def stoppable(dbapi_connection, connection_record, connection_proxy):
@@ -158,6 +159,18 @@ def create_engine(url: URL, **options):
         def returned(dbapi_connection, connection_record):
             signals.STATEMENT_STOPPERS.pop(connection_record, None)
     return engine
+
+
+def keep_alive(sock) -> None:
+    """libpq's ``KEEPALIVES`` on a socket of our own driver's: a server or route gone dark
+    mid-run is noticed within about a minute."""
+    import socket
+
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, name in (("TCP_KEEPIDLE", "keepalives_idle"), ("TCP_KEEPINTVL", "keepalives_interval"),
+                         ("TCP_KEEPCNT", "keepalives_count")):
+        if hasattr(socket, option):  # Linux's names; macOS has only some
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), KEEPALIVES[name])
 
 
 def statement_stopper(engine: sa.Engine, dbapi_connection):

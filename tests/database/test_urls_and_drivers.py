@@ -188,3 +188,20 @@ def test_postgresql_connections_have_tcp_keepalives_unless_the_url_says_otherwis
         finally:
             engine.dispose()
         assert (parameters["keepalives"], parameters["keepalives_idle"], parameters["keepalives_count"]) == ("1", idle, "3")
+
+
+def test_pymysql_connections_have_the_same_tcp_keepalives(mariadb_url):
+    import socket
+
+    from manage_migrations import database
+
+    engine = database.create_engine(make_url(mariadb_url))
+    try:
+        with engine.connect() as connection:
+            sock = connection.connection.dbapi_connection._sock
+            options = (sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                       sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                       sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT))
+    finally:
+        engine.dispose()
+    assert options == (1, 30, 3)
