@@ -26,9 +26,8 @@ from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma
 from mako.template import Template
 
-from manage_migrations import database
+from manage_migrations import checks, database, recorder
 from manage_migrations.loader import files_of, load_module
-from manage_migrations import recorder
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
@@ -55,6 +54,11 @@ def alembic_config(settings: Settings, connection=None, models: bool = True) -> 
     config.attributes["connection"] = connection
     config.attributes["models"] = models
     return config
+
+
+# Alembic's own comparisons, its opt-in comparison of CHECK constraints by name (which the naming
+# convention every project of ours has makes safe), and ours of their expressions.
+AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname", checks.PLUGIN]
 
 
 def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, **options) -> EnvironmentContext:
@@ -89,7 +93,8 @@ def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, 
             prepare(connection)
         theirs = chosen.get("include_name")
         return configure(connection=connection, **{
-            "render_as_batch": True, "compare_server_default": True, **chosen, "transaction_per_migration": True,
+            "render_as_batch": True, "compare_server_default": True, "autogenerate_plugins": AUTOGENERATE_PLUGINS,
+            **chosen, "transaction_per_migration": True,
             "include_name": records.include_name if theirs is None else
             lambda *names: records.include_name(*names) and theirs(*names)})
 
