@@ -72,9 +72,10 @@ def detect(context, metadata, questioner: Questioner, enums, scratch: bool = Tru
         upgrade, downgrade = sync_enums(upgrade, downgrade, metadata, enums)
     if not upgrade:
         return None
-    upgrade = portable(fill_not_null(upgrade, questioner))
+    upgrade, downgrade = replacements_first(portable(fill_not_null(upgrade, questioner))), \
+        replacements_first(portable(downgrade))
     described = describe(upgrade)
-    return Changes(ops.UpgradeOps(concurrently_apart(upgrade)), ops.DowngradeOps(concurrently_apart(portable(downgrade))),
+    return Changes(ops.UpgradeOps(concurrently_apart(upgrade)), ops.DowngradeOps(concurrently_apart(downgrade)),
                    [phrase for phrase, _ in described], [fragment for _, fragment in described])
 
 
@@ -229,6 +230,36 @@ def postgres_default(column) -> str | None:
         return None
     text = default.arg if isinstance(default.arg, str) else str(default.arg)
     return f"{text if text.startswith(chr(39)) else repr(text)}::{column.type.name}"
+
+
+# Indexes replaced
+
+
+def replacements_first(operations: list) -> list:
+    """Each index dropped where another of a new name covers the same columns (a renamed table's,
+    a renamed convention's) is dropped only once that one is made: MariaDB refuses to drop the
+    index a foreign key needs while no other covers its columns."""
+    for operation in operations:
+        if isinstance(operation, ops.ModifyTableOps):
+            steps = operation.ops
+            for drop in [step for step in steps if isinstance(step, ops.DropIndexOp)]:
+                columns = index_columns(drop)
+                later = [step for step in steps[steps.index(drop) + 1:] if isinstance(step, ops.CreateIndexOp)
+                         and step.index_name != drop.index_name and index_columns(step) == columns]
+                if columns and later:
+                    steps.remove(drop)
+                    steps.insert(steps.index(later[0]) + 1, drop)
+    return operations
+
+
+def index_columns(step) -> tuple[str, ...] | None:
+    """The columns an index operation is on (None for an expression index, or one not known)."""
+    try:
+        index = step.to_index()
+    except (AttributeError, ValueError):
+        return None
+    names = tuple(getattr(expression, "name", None) for expression in index.expressions)
+    return None if None in names else names
 
 
 # Indexes made concurrently (Django's AddIndexConcurrently)
