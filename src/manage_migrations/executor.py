@@ -5,8 +5,10 @@ cannot be rolled back, and a signal ending in one line that says where the datab
 Alembic is imported where a step runs, not with this module: ``migrate`` holds it from the start,
 so that a signal that comes while Alembic loads is still answered by ``stopped_by``.
 """
+import contextlib
 import dataclasses
 import itertools
+import re
 import signal
 import time
 
@@ -22,14 +24,78 @@ from manage_migrations.recorder import unfinished_error
 
 
 class StepFailed(CommandError):
-    """A migration that failed while running; ``reason`` is the error in one line."""
+    """A migration that failed while running; ``reason`` is the error in one line. Where DDL is
+    not rolled back, one that ``changed_nothing`` says so: it can run again once fixed, as a
+    failed migration can where the database rolls it back whole."""
 
-    def __init__(self, revision: str, reason: str, sql: bool = False, error: BaseException | None = None):
+    def __init__(self, revision: str, reason: str, sql: bool = False, error: BaseException | None = None,
+                 changed_nothing: bool = False):
         self.revision, self.reason = revision, reason
         self.lock_wait = error is not None and is_lock_wait(error)  # worth another try
         self.table = waited_table(error) if self.lock_wait else None
         what = f"Cannot write the SQL of {revision}" if sql else f"Migration {revision} failed"
-        super().__init__(f"{what}: {reason}")
+        afterwards = (f"{reason.rstrip('.')}. It changed nothing: fix it and run 'python manage.py migrate' again."
+                      if changed_nothing else reason)
+        super().__init__(f"{what}: {afterwards}")
+
+
+# The first word of the statements that MariaDB takes back with a failed migration's transaction:
+# reads, and writes to InnoDB's tables (WITH counted as one, as it may be). Any other (DDL, COMMIT,
+# LOCK TABLES, SET autocommit, a comment first: what we cannot tell) commits there, with the rows
+# written before it.
+READS = frozenset({"SELECT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"})
+WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
+ROLLED_BACK = READS | WRITES
+FIRST_WORD = re.compile(r"[\s(]*(\w*)")
+# Statements that may have done part of their work when they fail: DROP TABLE of several tables
+# drops those it can, and CREATE OR REPLACE drops the old table before it creates the new one.
+HALF_DONE_WHEN_FAILED = re.compile(r"[\s(]*(DROP|CREATE\s+OR\s+REPLACE)\b", re.IGNORECASE)
+
+
+def first_word(statement: str) -> str:
+    """What kind of statement it is, past the spaces and parentheses before it."""
+    return FIRST_WORD.match(statement).group(1).upper()
+
+
+def commits_on_mariadb(statement: str) -> bool:
+    """Whether a statement commits as it runs on MariaDB, with the rows written before it."""
+    return first_word(statement) not in ROLLED_BACK
+
+
+class Lasting:
+    """Whether a migration that failed on MariaDB left anything behind (``kept``): a statement
+    that commits and ran, or that began after rows were written (its commit comes first, even
+    when it then fails), or a commit of the migration's own. Only the migration's own code is
+    watched, so our bookkeeping around it (SET, the reads, the records) never counts."""
+
+    def __init__(self):
+        self.kept = self.written = False
+
+    @contextlib.contextmanager
+    def watching(self, connection: sa.Connection):
+        """Follow the statements and commits on the migrating connection while the migration runs."""
+        events = (("before_cursor_execute", self.before), ("after_cursor_execute", self.after),
+                  ("commit", self.committed))
+        for name, listener in events:
+            sa.event.listen(connection, name, listener)
+        try:
+            yield
+        finally:
+            for name, listener in events:
+                sa.event.remove(connection, name, listener)
+
+    def before(self, connection, cursor, statement: str, *args) -> None:
+        """Counted as it begins: its commit of the rows written before it, or its half-done work,
+        stays even when it fails."""
+        if self.written and commits_on_mariadb(statement) or HALF_DONE_WHEN_FAILED.match(statement):
+            self.kept = True
+
+    def after(self, connection, cursor, statement: str, *args) -> None:
+        self.kept |= commits_on_mariadb(statement)
+        self.written |= first_word(statement) in WRITES
+
+    def committed(self, connection) -> None:
+        self.kept |= self.written
 
 
 def run_steps(settings, connection, steps, console: Console, fake=False, sql=False,
@@ -58,13 +124,13 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         if console.verbosity >= 3:
             sa.event.listen(connection, "before_cursor_execute",
                             lambda conn, cursor, statement, *args: console.sql(statement))
-    running, marked = None, False
+    running, marked, lasting = None, False, None
     # What runs for real is recorded as started where it cannot be taken back: on MariaDB, and
     # for a migration that is not atomic everywhere.
     for_real, rolls_back = not (sql or fake), sql or recorder.rolls_back_ddl(connection)
 
     def alembic_steps(heads, context):
-        nonlocal running, marked
+        nonlocal running, marked, lasting
         for revision, forward in steps:
             running = (revision, forward)
             if guard is not None:
@@ -72,7 +138,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             script = scripts.get_revision(revision)
             marked = for_real and (not rolls_back or source.non_atomic(script.path))
             if marked:  # committed before the DDL, which MariaDB (or a migration not atomic) cannot take back
-                records.mark_unfinished(connection, revision, forward)
+                lasting = watched(records.mark_unfinished(connection, revision, forward), script.path)
             if forward:
                 step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
             else:
@@ -81,11 +147,12 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 skip = fake or revision in faked
                 step.migration_fn = recorded(None if skip else step.migration_fn, connection, records, revision,
-                                             forward, wait, guard)
+                                             forward, wait, guard, lasting)
             signals.unanswered = unanswered(revision, forward, script.down_revision)
             console.step_started(revision, forward)
             started = time.perf_counter()
             yield step
+            lasting = None  # committed: whatever fails from here on, the migration is in
             if marked:
                 records.mark_unfinished(connection, revision, None)
             console.step_finished(fake or revision in faked, time.perf_counter() - started)
@@ -123,7 +190,19 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         reason = explain(exc)
         if getattr(exc, "connection_invalidated", False):  # a restart, a kill, a network gone
             reason = f"{reason.rstrip('.')}. The connection was lost; {standing_after_loss(connection, records)}"
+        elif lasting is not None and not lasting.kept:  # as if it had not started: not left to be faked
+            records.mark_unfinished(connection, running[0], None)
+            raise StepFailed(running[0], reason, sql, exc, changed_nothing=True) from exc
         raise StepFailed(running[0], reason, sql, exc) from exc
+
+
+def watched(tried_before: bool, path: str) -> Lasting | None:
+    """What to watch of a migration recorded as started, to tell whether one that fails left
+    anything: an atomic one on MariaDB, whose statements on the migrating connection show all it
+    does. Not one that is not atomic (an autocommit block commits what no statement shows, and
+    ``atomic = False`` may commit over connections of its own), nor the next try of one that
+    waited for a lock (``tried_before``: its record is an earlier try's, which may have kept DDL)."""
+    return None if tried_before or source.non_atomic(path) else Lasting()
 
 
 def standing_after_loss(connection, records: recorder.Recorder) -> str:
@@ -145,9 +224,10 @@ def unanswered(revision: str, forward: bool, down_revision) -> str:
 
 
 def recorded(migration_fn, connection, records: recorder.Recorder, revision: str, forward: bool,
-             lock_timeout: float | None = None, guard: "Guard | None" = None):
+             lock_timeout: float | None = None, guard: "Guard | None" = None, lasting: Lasting | None = None):
     """The step's work followed by its row in the history table, in the step's transaction;
-    on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check."""
+    on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check. The work
+    alone is watched by ``lasting``."""
 
     def run(**kw):
         if connection.dialect.name == "postgresql":  # the disk is waited for once, at the end (durable_at_end)
@@ -157,7 +237,8 @@ def recorded(migration_fn, connection, records: recorder.Recorder, revision: str
         if guard is not None:
             guard.in_step(connection, revision, forward)
         if migration_fn is not None:
-            migration_fn(**kw)
+            with lasting.watching(connection) if lasting else contextlib.nullcontext():
+                migration_fn(**kw)
         records.record_step(connection, revision, forward)
 
     return run

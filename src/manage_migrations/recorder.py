@@ -177,16 +177,18 @@ class Recorder:
         connection.rollback()  # no read transaction left open: SQLite's would refuse the migration's writes
         return rows
 
-    def mark_unfinished(self, connection: sa.Connection, revision: str, forward: bool | None) -> None:
+    def mark_unfinished(self, connection: sa.Connection, revision: str, forward: bool | None) -> bool:
         """Record (``forward`` True or False) or clear (None) a migration as started, and commit.
-        A record left by a try that waited too long for a lock is replaced by the next try's."""
+        A record left by a try that waited too long for a lock is replaced by the next try's;
+        returns whether there was one, as the next try cannot tell what the earlier one left."""
         table = self.unfinished_table
         if forward is not None:
             table.create(connection, checkfirst=True)
-        connection.execute(table.delete().where(table.c.revision == revision))
+        replaced = connection.execute(table.delete().where(table.c.revision == revision)).rowcount > 0
         if forward is not None:
             connection.execute(table.insert(), {"revision": revision, "forward": forward})
         connection.commit()
+        return replaced
 
     def forget_unfinished(self, connection: sa.Connection) -> None:
         connection.execute(self.unfinished_table.delete())
