@@ -2,16 +2,32 @@
 operations it calls, worded for a plan or a merge; the steps it does by hand, which autogenerate
 would not write; the values its enum types end with."""
 import ast
+import datetime
+import decimal
 from pathlib import Path
+from typing import NamedTuple
 
 DESTRUCTIVE = {"drop_table", "drop_column"}
 
 
 # Where an operation outside a batch names its table: add_column("users", Column("phone")),
-# create_index("ix_rooms_hotel_id", "rooms", ...).
+# create_index("ix_rooms_hotel_id", "rooms", ...); rename_table("rooms", "hotel_rooms") names
+# the table's new name second, in the same place.
 TABLE_THEN_SUBJECT = {"add_column", "drop_column", "alter_column"}
 SUBJECT_THEN_TABLE = {"create_index", "drop_index", "create_unique_constraint", "create_foreign_key",
-                      "create_check_constraint", "create_primary_key", "drop_constraint"}
+                      "create_check_constraint", "create_primary_key", "drop_constraint", "rename_table"}
+# What a one-off default can be besides a constant, as autodetector.literal writes it.
+LITERAL_NAMES = {"Decimal": decimal.Decimal, "datetime": datetime}
+
+
+class Step(NamedTuple):
+    """One operation of a migration's body: ``("add_column", "phone", "users")``. For
+    makemigrations' fill of a NOT NULL column's rows, ``("fill", "phone", "users", "")``, with
+    the value it gives them."""
+    name: str
+    subject: str | None
+    on: str | None
+    value: object = None
 
 
 def defined(tree: ast.Module, name: str) -> ast.FunctionDef | None:
@@ -22,7 +38,15 @@ def defined(tree: ast.Module, name: str) -> ast.FunctionDef | None:
 def calls(path: str, forward: bool = True) -> list[tuple[str, str | None, str | None]]:
     """What a migration's ``upgrade()`` (or ``downgrade()``) calls on ``op`` or ``batch_op``, as
     ``(operation, subject, table)``: ``("add_column", "phone", "users")``, ``("create_table",
-    "hotels", None)``, read from its source (every branch of an if or try)."""
+    "hotels", None)``, ``("rename_table", "rooms", "hotel_rooms")`` (the new name in the table's
+    place), read from its source (every branch of an if or try); see ``steps``."""
+    return [step[:3] for step in steps(path, forward)]
+
+
+def steps(path: str, forward: bool = True) -> list[Step]:
+    """``calls``, with the steps makemigrations writes that are no ``op`` method: an enum type
+    created or dropped (``("create_enum_type", "room_kind", None)``), and the fill of a NOT
+    NULL column's rows with its value."""
     tree = ast.parse(Path(path).read_bytes())
     function = defined(tree, "upgrade" if forward else "downgrade")
     found = []
@@ -35,15 +59,8 @@ def calls(path: str, forward: bool = True) -> list[tuple[str, str | None, str | 
                     visit(node.body, (_words(item.context_expr) or [None])[0], (*receivers, item.optional_vars.id))
                 else:
                     visit(node.body, table, receivers)
-            elif isinstance(node, ast.Expr) and _method(node.value, receivers):
-                name = _method(node.value, receivers)
-                words = _words(node.value)
-                on = table
-                if table is None and name in TABLE_THEN_SUBJECT:
-                    on, words = (words or [None])[0], words[1:]
-                elif table is None and name in SUBJECT_THEN_TABLE:
-                    on, words = (words[1:] or [None])[0], words[:1]
-                found.append((name, (words or [None])[0], on))
+            elif isinstance(node, ast.Expr) and (step := _step(node.value, table, receivers)):
+                found.append(step)
             else:  # if/for/while/try: every branch, handlers included
                 for block in ("body", "orelse", "finalbody"):
                     visit(getattr(node, block, []), table, receivers)
@@ -52,6 +69,89 @@ def calls(path: str, forward: bool = True) -> list[tuple[str, str | None, str | 
 
     visit(function.body if function else [])
     return found
+
+
+def _step(call: ast.expr, table: str | None, receivers) -> Step | None:
+    """What one statement does, or None when it is no step (a log line, ``bind = op.get_bind()``)."""
+    fill = one_off_default(call, receivers)
+    if fill:
+        return Step("fill", fill[1], fill[0], fill[2])
+    name = _method(call, receivers)
+    if name is None:
+        return _enum_type(call)
+    words, on = _words(call), table
+    if table is None and name in TABLE_THEN_SUBJECT:
+        on, words = (words or [None])[0], words[1:]
+    elif table is None and name in SUBJECT_THEN_TABLE:
+        on, words = (words[1:] or [None])[0], words[:1]
+    return Step(name, (words or [None])[0], on)
+
+
+def _enum_type(call: ast.expr) -> Step | None:
+    """``sa.Enum(..., name='room_kind').create(op.get_bind())`` (or ``postgresql.ENUM``, or
+    ``.drop``): how alembic-postgresql-enum has makemigrations create and drop a type."""
+    if not (_called(call) in ("create", "drop") and isinstance(call.func, ast.Attribute)
+            and _called(call.func.value) in ("Enum", "ENUM")):
+        return None
+    name = next((_constant(kw.value) for kw in call.func.value.keywords if kw.arg == "name"), None)
+    return Step(f"{call.func.attr}_enum_type", name, None) if isinstance(name, str) else None
+
+
+def one_off_default(call: ast.expr, receivers=("op",)) -> tuple[str, str, object] | None:
+    """makemigrations' fill of the rows of a NOT NULL column (``autodetector.render_fill``),
+    as ``(table, column, value)``: ``op.execute(sa.table('users', sa.column('phone', ...))
+    .update().where(sa.column('phone', ...).is_(None)).values({'phone': ''}))``. None for any
+    other statement, such as an UPDATE of every row."""
+    chain = _chain(call.args[0], ("values", "where", "update", "table")) \
+        if _method(call, receivers) == "execute" and len(call.args) == 1 else None
+    if chain is None:
+        return None
+    values, where, _, table = chain
+    names = [_constant(table.args[0]) if table.args else None, _column_name(table.args[1:])]
+    filled = values.args[0] if len(values.args) == 1 and isinstance(values.args[0], ast.Dict) else None
+    null_check = where.args[0] if len(where.args) == 1 else None
+    if not (isinstance(names[0], str) and names[1] and filled and [_constant(key) for key in filled.keys] == names[1:]
+            and _called(null_check) == "is_" and _column_name([getattr(null_check.func, "value", None)]) == names[1]
+            and [_constant(arg) for arg in null_check.args] == [None]):
+        return None
+    try:
+        return names[0], names[1], _literal(filled.values[0])
+    except ValueError:
+        return None  # a value edited into something else: a step of the author's own
+
+
+def _chain(node: ast.expr, names: tuple[str, ...]) -> list[ast.Call] | None:
+    """The calls of a method chain, outermost first, when they call ``names``:
+    ``sa.table(...).update()`` is ``[update, table]`` for ``("update", "table")``."""
+    chain = []
+    for name in names:
+        if _called(node) != name:
+            return None
+        chain.append(node)
+        node = getattr(node.func, "value", None)
+    return chain
+
+
+def _column_name(args: list[ast.expr]) -> str | None:
+    """The name of ``sa.column('phone', ...)``, the one argument in ``args``."""
+    if len(args) != 1 or _called(args[0]) != "column" or not args[0].args:
+        return None
+    name = _constant(args[0].args[0])
+    return name if isinstance(name, str) else None
+
+
+def _literal(node: ast.expr):
+    """A value as ``autodetector.literal`` writes it (a constant, ``Decimal('9.50')``,
+    ``datetime.date(2026, 1, 1)``), computed without running anything else; ValueError for
+    any other expression."""
+    allowed = (ast.Constant, ast.Call, ast.keyword, ast.UnaryOp, ast.USub, ast.Load)
+    if not all(isinstance(part, allowed) or isinstance(part, ast.Name) and part.id in LITERAL_NAMES
+               or isinstance(part, ast.Attribute) and not part.attr.startswith("_") for part in ast.walk(node)):
+        raise ValueError(f"not a literal: {ast.unparse(node)}")
+    try:
+        return eval(compile(ast.Expression(node), "<one-off default>", "eval"), {"__builtins__": {}, **LITERAL_NAMES})
+    except Exception as exc:
+        raise ValueError(f"not a literal: {ast.unparse(node)}") from exc
 
 
 # What autogenerate writes: a migration calling only these can be written again from the schema.
@@ -65,7 +165,8 @@ def hand_written(path: str) -> list[str]:
     """What a migration's ``upgrade()`` does besides the operations autogenerate writes: the
     other ``op`` methods it calls (``execute``, ``bulk_insert``, ``get_bind``), or, when it
     calls none, the first line of each other statement. Empty for a migration that can be
-    written again."""
+    written again. makemigrations' fill of a NOT NULL column's rows is no such step: a squash
+    writes it again wherever those rows can exist (see ``one_off_default``)."""
     source = Path(path).read_text()
     tree = ast.parse(source)
     function = defined(tree, "upgrade")
@@ -79,7 +180,8 @@ def hand_written(path: str) -> list[str]:
                 batch = node.items[0].optional_vars
                 visit(node.body, (*receivers, batch.id) if isinstance(batch, ast.Name) else receivers)
                 continue
-            if isinstance(node, ast.Expr) and _method(node.value, receivers) in AUTOGENERATED:
+            if isinstance(node, ast.Expr) and (_method(node.value, receivers) in AUTOGENERATED
+                                               or one_off_default(node.value, receivers)):
                 continue
             methods.extend(name for call in ast.walk(node) for name in [_method(call, receivers)]
                            if name and name not in AUTOGENERATED)
@@ -92,7 +194,8 @@ def hand_written(path: str) -> list[str]:
 # Worded as makemigrations words what it writes (``autodetector.describe``): "Add column phone to
 # users" wherever one operation is described. Any other: "Create index ix on users".
 WORDING = {"add_column": ("Add column", "to"), "drop_column": ("Remove column", "from"),
-           "drop_index": ("Drop index", "from"), "drop_constraint": ("Drop constraint", "from")}
+           "drop_index": ("Drop index", "from"), "drop_constraint": ("Drop constraint", "from"),
+           "rename_table": ("Rename table", "to"), "fill": ("Fill column", "on")}
 
 
 def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
@@ -104,6 +207,13 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
         found.append((" ".join(filter(None, [verb, subject, f"{preposition} {on}" if on else None])),
                       name in DESTRUCTIVE))
     return found
+
+
+def _called(node) -> str | None:
+    """``create`` for ``x.create(...)`` and for ``create(...)``: what a call calls."""
+    if not isinstance(node, ast.Call):
+        return None
+    return getattr(node.func, "attr", None) or getattr(node.func, "id", None)
 
 
 def _method(node, receivers) -> str | None:
@@ -148,7 +258,7 @@ def enum_values(paths: list[str]) -> dict[str, list[str]]:
         calls = sorted((node for node in nodes if isinstance(node, ast.Call) and id(node) not in before),
                        key=lambda call: (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset))
         for call in calls:
-            function = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            function = _called(call)
             keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
             if function == "drop" and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Call):
                 inner = {kw.arg: kw.value for kw in call.func.value.keywords if kw.arg}

@@ -66,9 +66,8 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
         app_of, known = graph.apps(history), {m.revision for m in history}
         everything = scope is None and wanted == planned.heads or scope is not None and target is None
-        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)}) or [
-            settings.app_label]
-        console.operations(wanted, everything, ", ".join(labels))
+        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
+        console.operations(wanted, everything, ", ".join(labels) or "(none)")  # Django's, when no app has migrations
         try:
             if planned.unknown:
                 console.line(f"  Forgetting {', '.join(planned.unknown)}, which no migration file has.")

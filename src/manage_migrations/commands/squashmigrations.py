@@ -185,7 +185,8 @@ def write(settings: Settings, console: Console, migrations: list[Migration], squ
     from manage_migrations import database, scratch
     from manage_migrations import migrations as alembic
 
-    questioner = Renames(replaced_renames([m.path for m in squash.replaced]))
+    paths = [m.path for m in squash.replaced]
+    questioner = AsReplaced(replaced_renames(paths), replaced_fills(paths))
     with scratch.scratch_database(database.database_url(settings), console) as before:
         def compare(connection):
             scratch.migrate_to(settings, connection, migrations, squash.parents + squash.depends_on)
@@ -256,11 +257,33 @@ def _rename(call: ast.Call, table: str | None) -> list[tuple[str | None, str, st
     return []
 
 
-class Renames:
-    """The questioner of a squash: a rename is one when the replaced migrations made it."""
+def replaced_fills(paths: list[str]) -> dict[tuple[str, str], object]:
+    """The one-off defaults makemigrations wrote into the migrations (oldest first), by the
+    ``(table, column)`` they filled. A column's first fill is what the rows that were there
+    before it hold (a later one finds them filled); a column or table dropped since takes its
+    fill with it."""
+    fills = {}
+    for path in paths:
+        for step in source.steps(path):
+            if step.name == "fill":
+                fills.setdefault((step.on, step.subject), step.value)
+            elif step.name == "drop_column":
+                fills.pop((step.on, step.subject), None)
+            elif step.name == "drop_table":
+                fills = {(table, column): value for (table, column), value in fills.items() if table != step.subject}
+    return fills
 
-    def __init__(self, renames: set[tuple[str | None, str, str]]):
-        self.renames = renames
+
+class AsReplaced:
+    """The questioner of a squash, answered as the replaced migrations answered makemigrations:
+    a rename is one when they made it; a column the squashed migration adds NOT NULL to a table
+    it does not create (or makes NOT NULL) gets the one-off default they filled its rows with,
+    so that a database at START with rows in that table migrates as it did through them. A
+    table the squash creates has no rows to fill: no question, no fill."""
+
+    def __init__(self, renames: set[tuple[str | None, str, str]] = frozenset(),
+                 fills: dict[tuple[str, str], object] | None = None):
+        self.renames, self.fills = renames, fills or {}
 
     def ask_rename(self, table: str, old: str, new: str, type_name: str) -> bool:
         return (table, old, new) in self.renames
@@ -269,7 +292,11 @@ class Renames:
         return (None, old, new) in self.renames
 
     def ask_not_null_addition(self, column: str, table: str):
-        return None  # as the replaced migrations left it: their own fill is listed for porting
+        """The value the replaced migrations filled the column with, under whatever names they
+        later gave it; None (no fill, as they left it) when they filled none."""
+        return next((value for (on, name), value in self.fills.items()
+                     if (on == table or (None, on, table) in self.renames)
+                     and (name == column or {(on, name, column), (table, name, column)} & self.renames)), None)
 
     ask_not_null_alteration = ask_not_null_addition
 
@@ -343,7 +370,7 @@ def try_squashed(settings: Settings, squash: Squash, schema) -> None:
     def attempt(connection):
         scratch.migrate_to(settings, connection, migrations_of(settings), squash.parents + squash.depends_on)
         executor.try_migration(settings, connection, squash.revision, afterwards="Nothing was changed.")
-        changes, _ = alembic.autogenerate(settings, connection, Renames(set()), lambda: {}, metadata=schema)
+        changes, _ = alembic.autogenerate(settings, connection, AsReplaced(), lambda: {}, metadata=schema)
         return changes
 
     with scratch.scratch_database(database.database_url(settings), Console(0)) as trial:
