@@ -70,6 +70,7 @@ def detect(context, metadata, questioner: Questioner, enums, scratch: bool = Tru
     downgrade = downgrade + [reverse(rename) for rename in reversed(renames)]
     if context.dialect.name != "postgresql":
         upgrade, downgrade = sync_enums(upgrade, downgrade, metadata, enums)
+    upgrade, downgrade = supported(upgrade, context.dialect), supported(downgrade, context.dialect)
     if not upgrade:
         return None
     upgrade, downgrade = replacements_first(portable(fill_not_null(upgrade, questioner))), \
@@ -230,6 +231,55 @@ def postgres_default(column) -> str | None:
         return None
     text = default.arg if isinstance(default.arg, str) else str(default.arg)
     return f"{text if text.startswith(chr(39)) else repr(text)}::{column.type.name}"
+
+
+# What the database cannot hold
+
+
+def supported(operations: list, dialect) -> list:
+    """The operations less the changes the database cannot hold, which Alembic would see as
+    different on every comparison: an ``Identity`` where there are no identity columns (SQLite
+    and MariaDB number with autoincrement), a foreign key's ``DEFERRABLE`` where nothing is
+    deferred (MariaDB)."""
+
+    def unsupported(step) -> bool:
+        if isinstance(step, ops.AlterColumnOp) and not dialect.supports_identity_columns \
+                and isinstance(step.modify_server_default, sa.Identity):
+            return all(getattr(step, f"modify_{what}") in (None, False) for what in ("type", "nullable", "name", "comment"))
+        return False
+
+    kept = [without_steps(operation, unsupported) for operation in operations]
+    if dialect.name in ("mysql", "mariadb"):
+        kept = without_deferrable_changes(kept)
+    return [operation for operation in kept if operation is not None]
+
+
+def without_deferrable_changes(operations: list) -> list:
+    """A foreign key dropped and made again that differs in nothing MariaDB keeps (only in
+    ``deferrable``/``initially``): neither step."""
+
+    def key(step):
+        """What MariaDB keeps of the foreign key a step makes or drops (None: not one)."""
+        fk = step.to_constraint()
+        if not isinstance(fk, sa.ForeignKeyConstraint) or not fk.elements:
+            return None
+        return (fk.name, tuple(fk.column_keys), tuple(e.target_fullname for e in fk.elements),
+                (fk.ondelete or "RESTRICT").upper(), (fk.onupdate or "RESTRICT").upper())
+
+    def fk_steps(steps):
+        return [(step, key(step)) for step in steps if isinstance(step, ops.CreateForeignKeyOp) or
+                isinstance(step, ops.DropConstraintOp) and step.constraint_type == "foreignkey"]
+
+    result = []
+    for operation in operations:
+        if isinstance(operation, ops.ModifyTableOps):
+            found = fk_steps(operation.ops)
+            made = {k for step, k in found if isinstance(step, ops.CreateForeignKeyOp)}
+            dropped = {k for step, k in found if isinstance(step, ops.DropConstraintOp)}
+            same = {id(step) for step, k in found if k is not None and k in made & dropped}
+            operation = without_steps(operation, lambda step: id(step) in same)
+        result.append(operation)
+    return result
 
 
 # Indexes replaced

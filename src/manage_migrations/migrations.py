@@ -26,7 +26,7 @@ from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma
 from mako.template import Template
 
-from manage_migrations import checks, database, recorder
+from manage_migrations import comparisons, database, recorder
 from manage_migrations.loader import files_of, load_module
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
@@ -57,8 +57,8 @@ def alembic_config(settings: Settings, connection=None, models: bool = True) -> 
 
 
 # Alembic's own comparisons, its opt-in comparison of CHECK constraints by name (which the naming
-# convention every project of ours has makes safe), and ours of their expressions.
-AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname", checks.PLUGIN]
+# convention every project of ours has makes safe), and ours (CHECK expressions, collations).
+AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname", comparisons.PLUGIN]
 
 
 def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, **options) -> EnvironmentContext:

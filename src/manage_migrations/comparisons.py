@@ -1,13 +1,17 @@
-"""CHECK constraints whose expression changed, which Alembic does not see.
+"""What Alembic's autogenerate does not compare, compared: an Alembic plugin
+(``manage_migrations.comparisons``) that manage.py's autogenerate runs with Alembic's own.
 
-Alembic's opt-in ``alembic.ext.checkconstraint_byname`` finds the CHECK constraints added and
-removed, by name (every project of ours names its constraints by convention); it takes two of
-one name as equal. This Alembic plugin, ``manage_migrations.checks``, compares their
-expressions as the database itself writes them back: the model's expression is added to an
-empty copy of the table that nobody else sees (a temporary table, rolled back or dropped), and
-what the database then reports is compared with what it reports for the table's own. No SQL is
-parsed by hand: ``beds > 0`` comes back as PostgreSQL's ``(beds > 0)`` or MariaDB's
-```beds` > 0`` on both sides alike.
+CHECK constraints whose expression changed. Alembic's opt-in ``alembic.ext.checkconstraint_byname``
+finds those added and removed, by name (every project of ours names its constraints by
+convention), and takes two of one name as equal. Here their expressions are compared as the
+database itself writes them back: the model's expression is added to an empty copy of the table
+that nobody else sees (a temporary table, rolled back or dropped), and what the database then
+reports is compared with what it reports for the table's own. No SQL is parsed by hand:
+``beds > 0`` comes back as PostgreSQL's ``(beds > 0)`` or MariaDB's ```beds` > 0`` on both
+sides alike.
+
+A column's collation, where the database reports it (PostgreSQL; MariaDB, for a collation other
+than the table's): a changed one is a change of type.
 """
 import itertools
 import sys
@@ -18,7 +22,7 @@ from alembic.operations import ops
 from alembic.runtime.plugins import Plugin
 from alembic.util import PriorityDispatchResult
 
-PLUGIN = "manage_migrations.checks"
+PLUGIN = "manage_migrations.comparisons"
 
 
 def compare_expressions(autogen_context, modify_table_ops, schema, table_name, conn_table, metadata_table):
@@ -88,8 +92,27 @@ def read_back(connection, table_name: str, schema: str | None, name: str) -> str
     return next((check["sqltext"] for check in checks if check["name"] == name), None)
 
 
+def compare_collation(autogen_context, alter_column_op, schema, table_name, column_name, conn_col, metadata_col):
+    """Alembic's comparator of a column present in both: a collation the model gives a text
+    column (or takes away) that the database has otherwise is a change of type, to the model's.
+    PostgreSQL reports a column's own collation; MariaDB reports one other than the table's,
+    whose own stands for it otherwise; SQLite reports none, so nothing is said there."""
+    backend = autogen_context.dialect.name
+    if backend not in ("postgresql", "mysql", "mariadb") or not isinstance(metadata_col.type, sa.String):
+        return PriorityDispatchResult.CONTINUE
+    wanted, own = metadata_col.type.collation, getattr(conn_col.type, "collation", None)
+    found = own
+    if found is None and backend != "postgresql":
+        found = autogen_context.inspector.get_table_options(table_name, schema=schema).get("mysql_collate")
+    if (wanted is not None and wanted != found or wanted is None and own is not None) \
+            and alter_column_op.modify_type is None:
+        alter_column_op.existing_type, alter_column_op.modify_type = conn_col.type, metadata_col.type
+    return PriorityDispatchResult.CONTINUE
+
+
 def setup(plugin: Plugin) -> None:
     plugin.add_autogenerate_comparator(compare_expressions, "table", "checkexpressions")
+    plugin.add_autogenerate_comparator(compare_collation, "column", "collations")
 
 
 Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN)

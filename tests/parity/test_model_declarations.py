@@ -1,0 +1,83 @@
+"""What a model can declare beyond columns and keys, as makemigrations sees it on each backend:
+a change the database can hold is detected and settles once migrated; one it cannot hold (an
+identity column on SQLite and MariaDB, a deferrable foreign key on MariaDB) is no change, never
+one that comes back after every migrate. The README's list of what is detected is these tests."""
+import pytest
+
+COLLATION = {"postgresql": "C", "mariadb": "utf8mb4_bin"}
+SUITES = '''
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from project.models.base import Base
+
+
+class Suite(Base):
+    __tablename__ = "suites"
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(start=10), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+'''
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def url(request, backend):
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url",
+                                    "mariadb": "mariadb_url"}[backend])
+
+
+def changed(project, run_manage, url) -> bool:
+    """makemigrations --check: whether it sees a change (exit 1) or none (exit 0)."""
+    result = run_manage(project, "makemigrations", "--check", database_url=url)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode == 1
+
+
+def migrated(project, run_manage, url) -> None:
+    for command in (["makemigrations"], ["migrate"]):
+        result = run_manage(project, *command, database_url=url)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+
+
+def edit(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_an_identity_column_settles_where_the_database_has_none(project_copy, run_manage, url):
+    assert run_manage(project_copy, "migrate", database_url=url).returncode == 0
+    (project_copy / "project" / "models" / "suites.py").write_text(SUITES)
+    assert changed(project_copy, run_manage, url)
+    migrated(project_copy, run_manage, url)
+    assert not changed(project_copy, run_manage, url)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])  # SQLite reports no collation (see the README)
+def test_a_collation_added_and_removed_is_a_change_where_the_database_reports_it(project_copy, run_manage, url,
+                                                                               backend):
+    hotels = project_copy / "project" / "models" / "hotels.py"
+    assert run_manage(project_copy, "migrate", database_url=url).returncode == 0
+    edit(hotels, "mapped_column(String(200))", f'mapped_column(String(200, collation="{COLLATION[backend]}"))')
+    assert changed(project_copy, run_manage, url)
+    migrated(project_copy, run_manage, url)
+    assert not changed(project_copy, run_manage, url)
+    edit(hotels, f'String(200, collation="{COLLATION[backend]}")', "String(200)")
+    assert changed(project_copy, run_manage, url)
+    migrated(project_copy, run_manage, url)
+    assert not changed(project_copy, run_manage, url)
+
+
+def test_a_deferrable_foreign_key_is_a_change_where_the_database_defers(project_copy, run_manage, url, backend):
+    assert run_manage(project_copy, "migrate", database_url=url).returncode == 0
+    edit(project_copy / "project" / "models" / "rooms.py", 'ondelete="CASCADE"',
+         'ondelete="CASCADE", deferrable=True, initially="DEFERRED"')
+    assert changed(project_copy, run_manage, url) == (backend != "mariadb")
+    if backend != "mariadb":
+        migrated(project_copy, run_manage, url)
+        assert not changed(project_copy, run_manage, url)
