@@ -9,6 +9,7 @@ Alembic config names: what manage.py needs of it is given to its ``configure()``
 import logging
 import os
 import sys
+import warnings
 from contextlib import contextmanager, redirect_stdout
 from argparse import Namespace
 from datetime import datetime
@@ -140,10 +141,12 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
 
 
 def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True,
-                 metadata: sa.MetaData | None = None) -> tuple:
+                 metadata: sa.MetaData | None = None, unwritten: list[str] | None = None) -> tuple:
     """Compare the models (or ``metadata``) with the database on ``connection``: the
     ``autodetector.Changes`` a new migration would make (None for none), and its upgrade,
-    downgrade and imports rendered as Python for ``script.py.mako``.
+    downgrade and imports rendered as Python for ``script.py.mako``. Into ``unwritten`` go the
+    differences Alembic saw and could not compare or write, which it only warns of (a computed
+    column's changed expression, an expression index it cannot read back).
 
     The comparison runs through env.py without loading the migration files, which Alembic's
     own ``revision --autogenerate`` would import all of."""
@@ -163,8 +166,14 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
         found.append((changes, rendered))
         return []
 
-    with project_environment(config, scripts, fn=compare, dont_mutate=True), alembic_logs():
+    with project_environment(config, scripts, fn=compare, dont_mutate=True), alembic_logs(), \
+            warnings.catch_warnings(record=unwritten is not None) as warned:
         scripts.run_env()
+    for warning in warned or ():
+        if warning.category is UserWarning and f"{os.sep}alembic{os.sep}" in warning.filename:
+            unwritten.append(str(warning.message))
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     return found[0]
 
 

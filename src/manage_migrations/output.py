@@ -141,6 +141,11 @@ class Console:
     def no_changes(self) -> None:
         self.line("No changes detected")
 
+    def unwritten(self, difference: str) -> None:
+        """A difference the comparison saw and makemigrations does not write, in Alembic's words."""
+        if self.verbosity >= 1:
+            click.echo(f"Not written by makemigrations: {difference}", err=True, color=self.color)
+
     def full_file(self, name: str, text: str) -> None:
         """Django's ``makemigrations --dry-run -v 3``: the file that would be written."""
         self.line(click.style(f"Full migrations file '{name}':", bold=True), level=3)

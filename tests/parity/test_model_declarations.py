@@ -81,3 +81,25 @@ def test_a_deferrable_foreign_key_is_a_change_where_the_database_defers(project_
     if backend != "mariadb":
         migrated(project_copy, run_manage, url)
         assert not changed(project_copy, run_manage, url)
+
+
+def test_a_change_makemigrations_cannot_write_fails_the_check_in_our_words(project_copy, run_manage, sqlite_url):
+    """A computed column's changed expression: Alembic sees it and cannot write it; --check and
+    check fail naming it, and makemigrations says so rather than only "No changes detected"."""
+    rooms = project_copy / "project" / "models" / "rooms.py"
+    edit(rooms, "from sqlalchemy import ForeignKey, Numeric, String",
+         "from sqlalchemy import Computed, ForeignKey, Integer, Numeric, String")
+    edit(rooms, "    price_per_night:", '    doubled: Mapped[int | None] = mapped_column(Integer, Computed("beds * 2"))\n'
+                                       "    price_per_night:")
+    migrated(project_copy, run_manage, sqlite_url)
+    assert not changed(project_copy, run_manage, sqlite_url)
+    edit(rooms, '"beds * 2"', '"beds * 3"')
+
+    checked = run_manage(project_copy, "makemigrations", "--check", database_url=sqlite_url)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[-1].startswith(
+        "CommandError: The models differ from the migrations in what makemigrations cannot write: ")
+    assert run_manage(project_copy, "check", database_url=sqlite_url).returncode == 1
+    made = run_manage(project_copy, "makemigrations", database_url=sqlite_url)
+    assert made.returncode == 0 and made.stdout.splitlines()[-1] == "No changes detected"
+    assert made.stderr.startswith("Not written by makemigrations: ")

@@ -54,8 +54,14 @@ def makemigrations(settings: Settings, console: Console, name: str | None = None
         console.new_migration(display_path(path), [], after.app)
     else:
         questioner = Questioner(interactive, dry_run=not write, verbosity=console.verbosity, err=console.scriptable)
+        unwritten = []
         revision, text = compare_with_models(settings, console, migrations, leaves, after, questioner, name_for, name,
-                                             write, replaced)
+                                             write, replaced, unwritten)
+        if unwritten and check:  # a difference seen is never passed over, even one no file can be written for
+            raise CommandError(f"The models differ from the migrations in what makemigrations cannot write: "
+                               f"{'; '.join(unwritten)}. Write a migration for it by hand.")
+        for difference in unwritten:
+            console.unwritten(difference)
         if revision is None:
             console.no_changes()
             return False
@@ -117,7 +123,7 @@ def number_in_app(settings: Settings, migrations: list[graph.Migration], app: st
 
 
 def compare_with_models(settings, console, migrations, heads, after: New, questioner, name_for, message, write,
-                        replaced: graph.Migration | None = None):
+                        replaced: graph.Migration | None = None, unwritten: list[str] | None = None):
     """Bring a scratch database to ``heads``, compare the models with it and, if ``write``,
     write the migration (``after`` one app's head; in place of ``replaced``, whose file is then
     deleted) and try it there; print what it does. Returns the new revision (None when nothing
@@ -134,7 +140,7 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
             scratch.migrate_to(settings, connection, migrations, heads)
         return alembic.autogenerate(settings, connection, questioner,
                                     lambda: source.enum_values([m.path for m in graph.in_order(migrations)]),
-                                    scratch=scratch_url is not None)
+                                    scratch=scratch_url is not None, unwritten=unwritten)
 
     url = database.database_url(settings)
     kept = scratch.kept_file(settings, url, heads)
