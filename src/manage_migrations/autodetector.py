@@ -71,6 +71,7 @@ def detect(context, metadata, questioner: Questioner, enums, scratch: bool = Tru
     if context.dialect.name != "postgresql":
         upgrade, downgrade = sync_enums(upgrade, downgrade, metadata, enums)
     upgrade, downgrade = supported(upgrade, context.dialect), supported(downgrade, context.dialect)
+    generic_types(downgrade, context.dialect)
     if not upgrade:
         return None
     upgrade, downgrade = replacements_first(portable(fill_not_null(upgrade, questioner))), \
@@ -175,7 +176,8 @@ def sync_enums(upgrade: list, downgrade: list, metadata, read_enums) -> tuple[li
     new type before a column uses it, drop one no column uses any more, change the values of one
     whose values differ. The operations run anywhere: the library's do nothing off PostgreSQL,
     and a changed column's new type is written for SQLite and MariaDB too."""
-    defined = read_enums()
+    known = read_enums()
+    defined = known.values
     columns = [column for table in metadata.tables.values() for column in table.columns
                if isinstance(column.type, sa.Enum) and column.type.name and column.type.native_enum]
     declared = {column.type.name: list(column.type.enums) for column in columns}
@@ -194,6 +196,12 @@ def sync_enums(upgrade: list, downgrade: list, metadata, read_enums) -> tuple[li
                              and (operation.table_name, step.column_name) in seen)
 
     upgrade, downgrade = [without_alembics(op) for op in upgrade], [without_alembics(op) for op in downgrade]
+    for operation in downgrade:  # a dropped table made again: its enum columns as the migrations made them
+        if isinstance(operation, ops.CreateTableOp):
+            for column in operation.columns:
+                name = known.columns.get((operation.table_name, getattr(column, "name", None)))
+                if name in defined:
+                    column.type = sa.Enum(*defined[name], name=name)
     for name in sorted({column.type.name for column in changed}):
         columns = [column for column in changed if column.type.name == name]
         old = defined[name]
@@ -231,6 +239,22 @@ def postgres_default(column) -> str | None:
         return None
     text = default.arg if isinstance(default.arg, str) else str(default.arg)
     return f"{text if text.startswith(chr(39)) else repr(text)}::{column.type.name}"
+
+
+# Tables made again
+
+
+def generic_types(operations: list, dialect) -> None:
+    """A dropped table made again (undoing the drop) with the generic types of the models
+    (``sa.String(6)``), not those this database reads back (``sa.VARCHAR(length=6)``), so that
+    the migration runs on every backend; enum columns keep theirs (see ``sync_enums``)."""
+    from manage_migrations.portable import portable_type
+
+    for operation in operations:
+        if isinstance(operation, ops.CreateTableOp):
+            for column in operation.columns:
+                if isinstance(column, sa.Column) and not isinstance(column.type, sa.Enum):
+                    column.type = portable_type(column.type, dialect)
 
 
 # What the database cannot hold

@@ -238,6 +238,62 @@ def _words(call: ast.Call) -> list[str]:
     return words
 
 
+class EnumTypes(NamedTuple):
+    """What the migration files say of enum types, which SQLite and MariaDB do not keep: each
+    type's values (``enum_values``) and the columns of each (``enum_columns``)."""
+    values: dict[str, list[str]]
+    columns: dict[tuple[str, str], str]
+
+
+def enum_types(paths: list[str]) -> EnumTypes:
+    return EnumTypes(enum_values(paths), enum_columns(paths))
+
+
+NO_ENUM_TYPES = EnumTypes({}, {})
+
+
+def enum_columns(paths: list[str]) -> dict[tuple[str, str], str]:
+    """The enum type each column was last given by these migration files (oldest first), as
+    ``{("suites", "kind"): "suite_kind"}``: ``sa.Column('kind', sa.Enum(..., name='suite_kind'))``
+    in a ``create_table`` or ``add_column``, and an ``alter_column``'s ``type_=``, in a batch
+    block or not. SQLite reads such a column back as a VARCHAR: this is where a table made again
+    (undoing its drop) learns its enum columns."""
+    found: dict[tuple[str, str], str] = {}
+
+    def enum_name(node) -> str | None:
+        if isinstance(node, ast.Call) and _called(node) in ("Enum", "ENUM"):
+            name = next((_constant(kw.value) for kw in node.keywords if kw.arg == "name"), None)
+            return name if isinstance(name, str) else None
+        return None
+
+    def visit(nodes, table=None):
+        for node in nodes:
+            if isinstance(node, ast.With):  # a batch block names the table of what is in it
+                batch = _called(node.items[0].context_expr) == "batch_alter_table"
+                visit(node.body, (_words(node.items[0].context_expr) or [None])[0] if batch else table)
+                continue
+            for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+                operation, words = _called(call), _words(call)
+                on = table if table is not None else (words or [None])[0]
+                if operation in ("create_table", "add_column"):
+                    for column in (arg for arg in call.args if _called(arg) == "Column" and arg.args):
+                        name = next(filter(None, map(enum_name, column.args[1:])), None)
+                        if name and isinstance(_constant(column.args[0]), str):
+                            found[(on, column.args[0].value)] = name
+                elif operation == "alter_column":
+                    name = next((enum_name(kw.value) for kw in call.keywords if kw.arg == "type_"), None)
+                    subject = words[0] if table is not None else (words[1:] or [None])[0]
+                    if name and subject:
+                        found[(on, subject)] = name
+
+    for path in paths:
+        source = Path(path).read_bytes()
+        if b"Enum(" in source or b"ENUM(" in source:
+            upgrade = defined(ast.parse(source), "upgrade")
+            visit(upgrade.body if upgrade else [])
+    return found
+
+
 def enum_values(paths: list[str]) -> dict[str, list[str]]:
     """The values each named enum type has once these migration files (oldest first) have run,
     read from their ``upgrade()``: ``sa.Enum('a', 'b', name='kind')`` (or ``postgresql.ENUM``)

@@ -19,6 +19,7 @@ from manage_migrations import autodetector
 from manage_migrations.autodetector import FillOp
 from manage_migrations.output import CommandError
 from manage_migrations.questioner import NOT_PROVIDED
+from manage_migrations.source import NO_ENUM_TYPES, EnumTypes
 
 
 class StubQuestioner:
@@ -684,7 +685,7 @@ def rooms_metadata(*values, created=True, native_enum=True, comment=None):
 def test_changed_values_give_sync_enum_values_and_the_columns_new_type():
     metadata = rooms_metadata("single", "double", "suite")
 
-    upgrade, downgrade = autodetector.sync_enums([], [], metadata, lambda: {"room_kind": ["single", "double"]})
+    upgrade, downgrade = autodetector.sync_enums([], [], metadata, lambda: EnumTypes({"room_kind": ["single", "double"]}, {}))
 
     assert [type(op) for op in upgrade] == [SyncEnumValuesOp, ops.ModifyTableOps]
     sync = upgrade[0]
@@ -716,7 +717,7 @@ def test_alembics_own_alteration_of_a_changed_column_is_not_written_twice():
     other = ops.AlterColumnOp("rooms", "number", modify_nullable=False, existing_nullable=True)
 
     upgrade, _ = autodetector.sync_enums([modify("rooms", alembics), modify("rooms", other)], [], metadata,
-                                         lambda: {"room_kind": ["single", "double"]})
+                                         lambda: EnumTypes({"room_kind": ["single", "double"]}, {}))
 
     alters = [step for op in upgrade if isinstance(op, ops.ModifyTableOps) for step in op.ops]
     assert alembics not in alters and other in alters
@@ -729,7 +730,7 @@ def test_a_type_no_migration_made_is_created_first():
 
     drop_table = ops.DropTableOp.from_table(metadata.tables["rooms"])
 
-    upgrade, downgrade = autodetector.sync_enums([create_table], [drop_table], metadata, lambda: {})
+    upgrade, downgrade = autodetector.sync_enums([create_table], [drop_table], metadata, lambda: NO_ENUM_TYPES)
 
     assert [type(op) for op in upgrade] == [CreateEnumOp, ops.CreateTableOp]
     assert (upgrade[0].name, tuple(upgrade[0].enum_values)) == ("room_kind", ("single", "double"))
@@ -746,7 +747,8 @@ def test_a_type_no_column_uses_is_dropped_last():
     drop_table = ops.DropTableOp.from_table(sa.Table("bookings", sa.MetaData(), sa.Column("id", sa.Integer)))
 
     upgrade, downgrade = autodetector.sync_enums(
-        [drop_table], [], metadata, lambda: {"room_kind": ["single", "double"], "booking_state": ["new", "paid"]})
+        [drop_table], [], metadata,
+        lambda: EnumTypes({"room_kind": ["single", "double"], "booking_state": ["new", "paid"]}, {}))
 
     assert [type(op) for op in upgrade] == [ops.DropTableOp, DropEnumOp]
     assert (upgrade[1].name, tuple(upgrade[1].enum_values)) == ("booking_state", ("new", "paid"))
@@ -760,7 +762,7 @@ def test_values_that_agree_change_nothing():
     metadata = rooms_metadata("single", "double")
     step = modify("rooms", ops.AlterColumnOp("rooms", "number", modify_nullable=False))
 
-    upgrade, downgrade = autodetector.sync_enums([step], [], metadata, lambda: {"room_kind": ["single", "double"]})
+    upgrade, downgrade = autodetector.sync_enums([step], [], metadata, lambda: EnumTypes({"room_kind": ["single", "double"]}, {}))
 
     assert len(upgrade) == 1 and upgrade[0].ops == step.ops
     assert downgrade == []
@@ -768,7 +770,7 @@ def test_values_that_agree_change_nothing():
 
 def test_a_new_order_of_the_same_values_is_a_change():
     metadata = rooms_metadata("double", "single")
-    upgrade, _ = autodetector.sync_enums([], [], metadata, lambda: {"room_kind": ["single", "double"]})
+    upgrade, _ = autodetector.sync_enums([], [], metadata, lambda: EnumTypes({"room_kind": ["single", "double"]}, {}))
     assert [type(op) for op in upgrade] == [SyncEnumValuesOp, ops.ModifyTableOps]
 
 
@@ -776,14 +778,14 @@ def test_a_table_created_in_this_migration_is_not_synced():
     metadata = rooms_metadata("single", "double", "suite")
     create_table = ops.CreateTableOp.from_table(metadata.tables["rooms"])
 
-    upgrade, _ = autodetector.sync_enums([create_table], [], metadata, lambda: {"room_kind": ["single", "double"]})
+    upgrade, _ = autodetector.sync_enums([create_table], [], metadata, lambda: EnumTypes({"room_kind": ["single", "double"]}, {}))
 
     assert [type(op) for op in upgrade] == [ops.CreateTableOp]
 
 
 def test_an_enum_that_is_not_a_database_type_is_ignored():
     metadata = rooms_metadata("single", "double", native_enum=False)
-    upgrade, downgrade = autodetector.sync_enums([], [], metadata, lambda: {})
+    upgrade, downgrade = autodetector.sync_enums([], [], metadata, lambda: NO_ENUM_TYPES)
     assert upgrade == [] and downgrade == []
 
 
@@ -791,5 +793,5 @@ def test_the_new_enum_type_of_a_column_keeps_its_comment():
     """On MariaDB the new type is ``MODIFY kind ENUM(...) NOT NULL``, which drops a comment the
     step does not repeat as ``existing_comment``."""
     metadata = rooms_metadata("single", "double", "suite", comment="room category")
-    upgrade, _ = autodetector.sync_enums([], [], metadata, lambda: {"room_kind": ["single", "double"]})
+    upgrade, _ = autodetector.sync_enums([], [], metadata, lambda: EnumTypes({"room_kind": ["single", "double"]}, {}))
     assert upgrade[1].ops[0].existing_comment == "room category"

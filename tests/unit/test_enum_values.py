@@ -290,3 +290,26 @@ def test_the_existing_type_of_an_alter_column_is_what_the_type_was_not_what_it_i
         "                    existing_type=sa.Enum('a', 'b', name='kind'))\n")
 
     assert source.enum_values([str(path)]) == {"kind": ["a", "b", "c"]}
+
+
+def test_enum_columns_follow_create_table_add_column_and_alter_column_in_batches_or_not(tmp_path):
+    """source.enum_columns: the enum type each column was last given, with its table."""
+    paths = [
+        migration(tmp_path, "0001", """
+            op.create_table('suites', sa.Column('id', sa.Integer(), nullable=False),
+                            sa.Column('kind', sa.Enum('single', 'double', name='suite_kind'), nullable=False))
+            """),
+        migration(tmp_path, "0002", """
+            with op.batch_alter_table('rooms', schema=None) as batch_op:
+                batch_op.add_column(sa.Column('view', postgresql.ENUM('sea', 'city', name='room_view'), nullable=True))
+            op.add_column('hotels', sa.Column('stars', sa.Enum('one', 'two', name='hotel_stars')))
+            """, down_revision="0001"),
+        migration(tmp_path, "0003", """
+            op.alter_column('suites', 'kind', type_=sa.Enum('single', 'double', 'family', name='suite_size'))
+            with op.batch_alter_table('rooms') as batch_op:
+                batch_op.alter_column('number', type_=sa.String(20))
+            """, down_revision="0002"),
+    ]
+
+    assert source.enum_columns(paths) == {("suites", "kind"): "suite_size", ("rooms", "view"): "room_view",
+                                          ("hotels", "stars"): "hotel_stars"}

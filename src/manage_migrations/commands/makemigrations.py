@@ -139,7 +139,7 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
         if scratch_url is not None:
             scratch.migrate_to(settings, connection, migrations, heads)
         return alembic.autogenerate(settings, connection, questioner,
-                                    lambda: source.enum_values([m.path for m in graph.in_order(migrations)]),
+                                    lambda: source.enum_types([m.path for m in graph.in_order(migrations)]),
                                     scratch=scratch_url is not None, unwritten=unwritten)
 
     url = database.database_url(settings)

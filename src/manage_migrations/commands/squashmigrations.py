@@ -190,7 +190,7 @@ def write(settings: Settings, console: Console, migrations: list[Migration], squ
     with scratch.scratch_database(database.database_url(settings), console) as before:
         def compare(connection):
             scratch.migrate_to(settings, connection, migrations, squash.parents + squash.depends_on)
-            return alembic.autogenerate(settings, connection, questioner, lambda: {}, metadata=schema)
+            return alembic.autogenerate(settings, connection, questioner, lambda: source.NO_ENUM_TYPES, metadata=schema)
 
         changes, rendered = database.run(before, compare)
     text = alembic.migration_text(settings, squash.revision, squash.parents,
@@ -370,7 +370,7 @@ def try_squashed(settings: Settings, squash: Squash, schema) -> None:
     def attempt(connection):
         scratch.migrate_to(settings, connection, migrations_of(settings), squash.parents + squash.depends_on)
         executor.try_migration(settings, connection, squash.revision, afterwards="Nothing was changed.")
-        changes, _ = alembic.autogenerate(settings, connection, AsReplaced(), lambda: {}, metadata=schema)
+        changes, _ = alembic.autogenerate(settings, connection, AsReplaced(), lambda: source.NO_ENUM_TYPES, metadata=schema)
         return changes
 
     with scratch.scratch_database(database.database_url(settings), Console(0)) as trial:
