@@ -61,6 +61,12 @@ def mariadb_url():
     yield from server_database(MARIADB_SERVER, "")
 
 
+@pytest.fixture
+def database_servers() -> dict:
+    """The servers' URLs without a database, for settings that name servers (TRY_MIGRATIONS_ON)."""
+    return {"postgresql": POSTGRES_SERVER, "mariadb": MARIADB_SERVER}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request):
     """Each test using this runs once on SQLite and once on PostgreSQL."""

@@ -21,6 +21,10 @@ A project's ``manage.py`` names its settings module, as Django's names ``DJANGO_
     instead of ``DATABASE_URL``, so that nothing is written twice.
 ``APP_LABEL``
     The app of the migrations that carry no branch label (default: the settings' package name).
+``TRY_MIGRATIONS_ON``
+    Database servers (URLs, as ``DATABASE_URL``) on which ``makemigrations`` also tries each new
+    migration, up, down and up, on a scratch database of its own: the backends the project runs
+    on besides the configured one. A server that does not answer is named and skipped.
 ``VERSION_TABLE``, ``VERSION_TABLE_SCHEMA``
     Where Alembic's version table is (default: what env.py gives ``context.configure()`` as
     ``version_table`` and ``version_table_schema``, else ``alembic_version``). Needed only when
@@ -63,6 +67,8 @@ class Settings:
     # How long one migration waits for a lock on a table another session holds, before it is
     # rolled back and tried again (PostgreSQL's lock_timeout, MariaDB's lock_wait_timeout).
     table_lock_timeout: float = 10
+    # Database servers where makemigrations also tries each new migration (TRY_MIGRATIONS_ON).
+    try_on: tuple[str, ...] = ()
     # Alembic's version_table and version_table_schema, as env.py configures them.
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
@@ -113,9 +119,15 @@ def settings_from(module, env_file: Path | None = None, config_file: Path | None
     return Settings(**version_table_of(module, alembic["migrations_dir"] / "env.py"),
         base_dir=base_dir, database_url=database_url_of(module, env_file, file_values, environ, in_config),
         x_arguments=tuple(x_arguments), models=getattr(module, "MODELS", None),
-        model_packages=(packages,) if isinstance(packages, str) else tuple(packages),
+        model_packages=as_tuple(packages),
         app_label=getattr(module, "APP_LABEL", None) or module.__name__.rpartition(".")[0] or module.__name__,
-        cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout, **alembic)
+        cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout,
+        try_on=as_tuple(getattr(module, "TRY_MIGRATIONS_ON", ())), **alembic)
+
+
+def as_tuple(value) -> tuple:
+    """A setting that is a list of names, given as one name or several."""
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def import_settings(module_name: str):

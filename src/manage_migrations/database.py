@@ -27,19 +27,25 @@ BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 
 
 def database_url(settings: Settings) -> URL:
-    """The settings' URL as SQLAlchemy's URL: ``postgres://`` as ``postgresql://``, a bare
+    """The settings' URL as SQLAlchemy's URL (see ``parse_url``)."""
+    return parse_url(settings.database_url, settings.base_dir)
+
+
+def parse_url(text: str, base_dir: Path, setting: str = "DATABASE_URL") -> URL:
+    """A database URL as SQLAlchemy's URL: ``postgres://`` as ``postgresql://``, a bare
     ``postgresql://`` on psycopg 3 when installed and psycopg2 otherwise, a relative SQLite
-    path relative to the project. An explicit ``+driver`` is kept as given."""
-    if settings.database_url.partition("://")[2].split("/", 1)[0].count("@") > 1:  # before parsing: it misreads them
-        raise CommandError("The password in DATABASE_URL holds a raw '@': URL-encode it (%40), "
+    path relative to the project. An explicit ``+driver`` is kept as given. ``setting`` is
+    where it was given, for the errors."""
+    if text.partition("://")[2].split("/", 1)[0].count("@") > 1:  # before parsing: it misreads them
+        raise CommandError(f"The password in {setting} holds a raw '@': URL-encode it (%40), "
                            "and a ':' as %3A.")
     try:
-        url = make_url(settings.database_url)
+        url = make_url(text)
     except (sa.exc.ArgumentError, ValueError):
-        raise CommandError("DATABASE_URL is not a database URL of the form dialect://user@host/name.") from None
+        raise CommandError(f"{setting} is not a database URL of the form dialect://user@host/name.") from None
     backend = url.get_backend_name()
     if backend not in BACKENDS:
-        raise CommandError(f"Unknown database driver '{backend}' in DATABASE_URL: use one of "
+        raise CommandError(f"Unknown database driver '{backend}' in {setting}: use one of "
                            f"{', '.join(f'{name}://' for name in sorted(BACKENDS))}.")
     if backend == "postgres":
         backend = "postgresql"
@@ -50,7 +56,7 @@ def database_url(settings: Settings) -> URL:
         url = url.set(drivername=f"{url.drivername}+pymysql")
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).is_absolute():
-            url = url.set(database=str(settings.base_dir / url.database))
+            url = url.set(database=str(base_dir / url.database))
     return url
 
 
@@ -283,11 +289,15 @@ def _connected(engine: sa.Engine, url: URL):
         yield connection
 
 
-def cannot_connect(url: URL, exc: BaseException) -> CommandError:
+class CannotConnect(CommandError):
+    """A database that could not be reached: not a failure of what was to run there."""
+
+
+def cannot_connect(url: URL, exc: BaseException) -> CannotConnect:
     """Host, port and database named; the password never."""
     if isinstance(exc, TimeoutError):  # asyncpg's says nothing more than its type
-        return CommandError(f"Cannot connect to {where(url)}: no answer within {CONNECT_TIMEOUT} s.")
-    return CommandError(f"Cannot connect to {where(url)}: {one_line(exc)}")
+        return CannotConnect(f"Cannot connect to {where(url)}: no answer within {CONNECT_TIMEOUT} s.")
+    return CannotConnect(f"Cannot connect to {where(url)}: {one_line(exc)}")
 
 
 @contextmanager

@@ -83,3 +83,32 @@ def test_a_table_with_an_enum_column_dropped_on_sqlite_comes_back_on_postgresql_
         for command in (["migrate"], ["migrate", "0005"], ["migrate"]):
             result = run_manage(project_copy, *command, database_url=url)
             assert result.returncode == 0, (url, command, result.stderr)
+
+
+def test_makemigrations_tries_the_new_migration_on_every_server_the_settings_name(project_copy, run_manage,
+                                                                                    sqlite_url, database_servers):
+    """TRY_MIGRATIONS_ON: made on SQLite, tried on PostgreSQL and MariaDB too; a server that does
+    not answer is named and skipped; one where the migration fails keeps the file, naming it."""
+    postgres_server, mariadb_server = database_servers["postgresql"], database_servers["mariadb"]
+    silent = "postgresql://nobody@127.0.0.1:1"
+    settings_py = project_copy / "project" / "settings.py"
+    settings_py.write_text(settings_py.read_text() + f"\nTRY_MIGRATIONS_ON = {[silent, postgres_server, mariadb_server]!r}\n")
+    hotels = project_copy / "project" / "models" / "hotels.py"
+    hotels.write_text(hotels.read_text() + "    stars: Mapped[int | None] = mapped_column()\n")
+
+    made = run_manage(project_copy, "makemigrations", "-v", "2", database_url=sqlite_url)
+    assert made.returncode == 0, made.stderr
+    lines = made.stdout.splitlines()
+    assert any(line.startswith("  Not tried: Cannot connect to postgresql+psycopg2://nobody@127.0.0.1:1")
+               for line in lines), lines
+    tried = [line for line in lines if line.startswith("  Tried 0005_hotels_stars on ")]
+    assert len(tried) == 3 and all(line.endswith("upgrade, downgrade, upgrade... OK") for line in tried)
+
+    # A VARCHAR with no length: SQLite and PostgreSQL take it, MariaDB refuses it.
+    hotels.write_text(hotels.read_text() + "    motto: Mapped[str | None] = mapped_column(String)\n")
+    refused = run_manage(project_copy, "makemigrations", database_url=sqlite_url)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"CommandError: On {mariadb_server}: Tried 0006_hotels_motto on the scratch "
+                                     "database: its upgrade failed: "), refused.stderr
+    assert refused.stderr.rstrip().endswith("The file is kept for you to fix.")
+    assert (project_copy / "migrations" / "versions" / "0006_hotels_motto.py").exists()

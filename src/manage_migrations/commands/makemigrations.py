@@ -172,10 +172,41 @@ def compare_with_models(settings, console, migrations, heads, after: New, questi
                 kept.unlink(missing_ok=True)  # no longer at any head
             raise
         console.line(f"  Tried {revision} on the scratch database: upgrade, downgrade, upgrade... OK", level=2)
+        for server in settings.try_on:
+            try_on_server(settings, console, server, migrations, heads, revision)
     if kept is not None:
         new_heads = tuple(head for head in heads if head not in after.parents) + (revision,)
         cache.move(kept, scratch.kept_file(settings, url, new_heads))
     return revision, text
+
+
+def try_on_server(settings: Settings, console: Console, server: str, migrations: list[graph.Migration],
+                  heads: tuple[str, ...], revision: str) -> None:
+    """Try the new migration, up, down and up, on a scratch database of a server the settings
+    name besides the configured one (``TRY_MIGRATIONS_ON``): a migration made on SQLite is run
+    on PostgreSQL and MariaDB before anyone deploys it. A server that does not answer, or where
+    this user cannot create a database, is named and skipped; a failure there keeps the file
+    for the author to fix, naming the server."""
+    from manage_migrations import database, executor, scratch
+
+    url = database.parse_url(server, settings.base_dir, "TRY_MIGRATIONS_ON")
+
+    def attempt(connection):
+        scratch.migrate_to(settings, connection, migrations, heads)
+        executor.try_migration(settings, connection, revision)
+
+    try:
+        with scratch.scratch_database(url, Console(0)) as scratch_url:
+            if scratch_url is None:
+                console.line(f"  Not tried on {database.where(url)}: this user cannot create a database there.")
+                return
+            database.run(scratch_url, attempt)
+    except database.CannotConnect as exc:
+        console.line(f"  Not tried: {exc.message}")
+        return
+    except CommandError as exc:
+        raise CommandError(f"On {database.where(url)}: {exc.message}") from exc
+    console.line(f"  Tried {revision} on {database.where(url)}: upgrade, downgrade, upgrade... OK", level=2)
 
 
 def merge(settings: Settings, console: Console, name: str | None = None, interactive: bool = True) -> None:
