@@ -30,6 +30,7 @@ from alembic_postgresql_enum.operations import CreateEnumOp, DropEnumOp, SyncEnu
 from sqlalchemy.dialects import postgresql
 
 from manage_migrations.output import CommandError
+from manage_migrations.portable import portable_type
 from manage_migrations.questioner import NOT_PROVIDED, Questioner
 
 
@@ -248,8 +249,6 @@ def generic_types(operations: list, dialect) -> None:
     """A dropped table made again (undoing the drop) with the generic types of the models
     (``sa.String(6)``), not those this database reads back (``sa.VARCHAR(length=6)``), so that
     the migration runs on every backend; enum columns keep theirs (see ``sync_enums``)."""
-    from manage_migrations.portable import portable_type
-
     for operation in operations:
         if isinstance(operation, ops.CreateTableOp):
             for column in operation.columns:
