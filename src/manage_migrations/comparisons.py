@@ -11,8 +11,10 @@ reports is compared with what it reports for the table's own. No SQL is parsed b
 sides alike.
 
 A column's collation, where the database reports it (PostgreSQL; MariaDB, for a collation other
-than the table's): a changed one is a change of type.
+than the table's): a changed one is a change of type. A partial index's ``WHERE`` (PostgreSQL,
+SQLite), written back in the same way: a changed one makes the index again.
 """
+import contextlib
 import itertools
 import sys
 import uuid
@@ -52,32 +54,24 @@ def model_checks(table: sa.Table) -> list[sa.CheckConstraint]:
     return [check for check in found if isinstance(check, sa.CheckConstraint) and isinstance(check.name, str)]
 
 
-def expression_sql(check: sa.CheckConstraint, dialect) -> str:
-    return str(check.sqltext.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+def expression_sql(expression, dialect) -> str:
+    """A model's SQL expression (a CHECK constraint's, an index's WHERE) as ``dialect`` writes it."""
+    expression = getattr(expression, "sqltext", expression)
+    if isinstance(expression, str):
+        expression = sa.text(expression)
+    return str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def written_back(connection, table_name: str, schema: str | None, sql: str) -> str | None:
     """``sql`` as the database writes back a CHECK constraint of that expression on a copy of
     the table; None where it cannot be tried (then the two are taken as equal, as Alembic does)."""
-    backend = connection.dialect.name
-    probe, name = f"manage_probe_{uuid.uuid4().hex[:12]}", "manage_probe_check"
-    quote = connection.dialect.identifier_preparer.quote
-    table = f"{quote(schema)}.{quote(table_name)}" if schema else quote(table_name)
-    if backend == "postgresql":
-        with connection.begin_nested() as savepoint:
-            connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {probe} (LIKE {table})")
-            connection.exec_driver_sql(f"ALTER TABLE {probe} ADD CONSTRAINT {name} CHECK ({sql})")
-            found = read_back(connection, probe, None, name)
-            savepoint.rollback()
-        return found
-    if backend in ("mysql", "mariadb"):  # a temporary table's DDL commits nothing
-        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {probe} LIKE {table}")
-        try:
+    name = "manage_probe_check"
+    if connection.dialect.name in ("postgresql", "mysql", "mariadb"):
+        with empty_copy(connection, table_name, schema) as probe:
             connection.exec_driver_sql(f"ALTER TABLE {probe} ADD CONSTRAINT {name} CHECK ({sql})")
             return read_back(connection, probe, None, name)
-        finally:
-            connection.exec_driver_sql(f"DROP TEMPORARY TABLE {probe}")
-    if backend == "sqlite":  # it keeps the text as written: a temporary table with the same columns
+    if connection.dialect.name == "sqlite":  # it keeps the text as written: a temporary table with the same columns
+        quote, probe = connection.dialect.identifier_preparer.quote, f"manage_probe_{uuid.uuid4().hex[:12]}"
         columns = ", ".join(quote(column["name"]) for column in sa.inspect(connection).get_columns(table_name, schema))
         connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {probe} ({columns}, CONSTRAINT {name} CHECK ({sql}))")
         try:
@@ -85,6 +79,26 @@ def written_back(connection, table_name: str, schema: str | None, sql: str) -> s
         finally:
             connection.exec_driver_sql(f"DROP TABLE temp.{probe}")
     return None
+
+
+@contextlib.contextmanager
+def empty_copy(connection, table_name: str, schema: str | None):
+    """An empty copy of the table that nobody else sees, to write an expression on: PostgreSQL's
+    temporary table in a savepoint rolled back afterwards, MariaDB's temporary table (whose DDL
+    commits nothing) dropped afterwards."""
+    quote, probe = connection.dialect.identifier_preparer.quote, f"manage_probe_{uuid.uuid4().hex[:12]}"
+    table = f"{quote(schema)}.{quote(table_name)}" if schema else quote(table_name)
+    if connection.dialect.name == "postgresql":
+        with connection.begin_nested() as savepoint:
+            connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {probe} (LIKE {table})")
+            yield probe
+            savepoint.rollback()
+        return
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {probe} LIKE {table}")
+    try:
+        yield probe
+    finally:
+        connection.exec_driver_sql(f"DROP TEMPORARY TABLE {probe}")
 
 
 def read_back(connection, table_name: str, schema: str | None, name: str) -> str | None:
@@ -110,9 +124,40 @@ def compare_collation(autogen_context, alter_column_op, schema, table_name, colu
     return PriorityDispatchResult.CONTINUE
 
 
+def compare_partial_indexes(autogen_context, modify_table_ops, schema, table_name, conn_table, metadata_table):
+    """Alembic's comparator of a table present in both: an index of the models whose ``WHERE``
+    (``postgresql_where``, ``sqlite_where``) the database writes back otherwise than the one it
+    has is dropped and made again. MariaDB has no partial indexes."""
+    backend = autogen_context.dialect.name
+    if conn_table is None or metadata_table is None or backend not in ("postgresql", "sqlite"):
+        return PriorityDispatchResult.CONTINUE
+    connection, option = autogen_context.connection, f"{backend}_where"
+    theirs = {index["name"]: index for index in sa.inspect(connection).get_indexes(table_name, schema=schema)}
+    for index in metadata_table.indexes:
+        where, found = index.dialect_kwargs.get(option), theirs.get(index.name)
+        if where is None or found is None or None in found["column_names"]:
+            continue  # added or dropped (Alembic says so), or on expressions (Alembic's to compare)
+        has = found.get("dialect_options", {}).get(option)
+        wanted = expression_sql(where, connection.dialect)
+        if backend == "postgresql":
+            with empty_copy(connection, table_name, schema) as probe:
+                columns = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in found["column_names"])
+                connection.exec_driver_sql(f"CREATE INDEX {probe}_ix ON {probe} ({columns}) WHERE {wanted}")
+                wanted = next(ix["dialect_options"].get(option) for ix in sa.inspect(connection).get_indexes(probe))
+        if str(has) != str(wanted):
+            # Made again where undone, on whichever of the two backends: partial on both.
+            old = sa.Index(index.name, *found["column_names"], unique=bool(found["unique"]), **(
+                {"postgresql_where": sa.text(str(has)), "sqlite_where": sa.text(str(has))} if has is not None else {}))
+            sa.Table(table_name, sa.MetaData(), *(sa.Column(name) for name in found["column_names"]), old,
+                     schema=schema)
+            modify_table_ops.ops += [ops.DropIndexOp.from_index(old), ops.CreateIndexOp.from_index(index)]
+    return PriorityDispatchResult.CONTINUE
+
+
 def setup(plugin: Plugin) -> None:
     plugin.add_autogenerate_comparator(compare_expressions, "table", "checkexpressions")
     plugin.add_autogenerate_comparator(compare_collation, "column", "collations")
+    plugin.add_autogenerate_comparator(compare_partial_indexes, "table", "partialindexes")
 
 
 Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN)

@@ -103,3 +103,20 @@ def test_a_change_makemigrations_cannot_write_fails_the_check_in_our_words(proje
     made = run_manage(project_copy, "makemigrations", database_url=sqlite_url)
     assert made.returncode == 0 and made.stdout.splitlines()[-1] == "No changes detected"
     assert made.stderr.startswith("Not written by makemigrations: ")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])  # MariaDB has no partial indexes
+def test_a_partial_index_whose_where_changed_is_made_again(project_copy, run_manage, url, backend):
+    rooms = project_copy / "project" / "models" / "rooms.py"
+    edit(rooms, "from sqlalchemy import ForeignKey, Numeric, String",
+         "from sqlalchemy import ForeignKey, Index, Numeric, String, text")
+    where = 'text("beds > 4")'
+    rooms.write_text(rooms.read_text() + f'\n    __table_args__ = (Index("ix_rooms_big", "beds", postgresql_where={where}, '
+                                         f'sqlite_where={where}),)\n')
+    migrated(project_copy, run_manage, url)
+    assert not changed(project_copy, run_manage, url)
+    edit(rooms, 'text("beds > 4")', 'text("beds > 6")')
+    assert changed(project_copy, run_manage, url)
+    migrated(project_copy, run_manage, url)
+    assert not changed(project_copy, run_manage, url)
+    assert run_manage(project_copy, "migrate", "0005", database_url=url).returncode == 0
