@@ -12,12 +12,14 @@ sides alike.
 
 A column's collation, where the database reports it (PostgreSQL; MariaDB, for a collation other
 than the table's): a changed one is a change of type. A partial index's ``WHERE`` (PostgreSQL,
-SQLite), written back in the same way: a changed one makes the index again.
+SQLite), written back in the same way: a changed one makes the index again. A MariaDB table's
+engine, charset or collation the models change: said, as a difference makemigrations does not write.
 """
 import contextlib
 import itertools
 import sys
 import uuid
+import warnings
 
 import sqlalchemy as sa
 from alembic.operations import ops
@@ -154,10 +156,35 @@ def compare_partial_indexes(autogen_context, modify_table_ops, schema, table_nam
     return PriorityDispatchResult.CONTINUE
 
 
+class Unwritten(UserWarning):
+    """A difference seen that makemigrations does not write (``migrations.autogenerate`` collects them)."""
+
+
+# A MariaDB table's options as the models give them, and the name the database reports each under.
+TABLE_OPTIONS = {"mysql_engine": "mysql_engine", "mysql_charset": "mysql_default charset",
+                 "mysql_default_charset": "mysql_default charset", "mysql_collate": "mysql_collate"}
+
+
+def compare_table_options(autogen_context, modify_table_ops, schema, table_name, conn_table, metadata_table):
+    """Alembic's comparator of a table present in both, on MariaDB: an engine, charset or
+    collation the models give a table that the database has otherwise. No operation writes
+    it portably (``ALTER TABLE ... ENGINE`` is MariaDB's alone), so it is said, not written."""
+    if conn_table is None or metadata_table is None or autogen_context.dialect.name not in ("mysql", "mariadb"):
+        return PriorityDispatchResult.CONTINUE
+    found = autogen_context.inspector.get_table_options(table_name, schema=schema)
+    for option, reported in TABLE_OPTIONS.items():
+        wanted = metadata_table.dialect_kwargs.get(option)
+        if wanted is not None and str(wanted).lower() != str(found.get(reported, "")).lower():
+            warnings.warn(f"{table_name} has {option}={found.get(reported)!r} in the database and {wanted!r} in the "
+                          "models", Unwritten)
+    return PriorityDispatchResult.CONTINUE
+
+
 def setup(plugin: Plugin) -> None:
     plugin.add_autogenerate_comparator(compare_expressions, "table", "checkexpressions")
     plugin.add_autogenerate_comparator(compare_collation, "column", "collations")
     plugin.add_autogenerate_comparator(compare_partial_indexes, "table", "partialindexes")
+    plugin.add_autogenerate_comparator(compare_table_options, "table", "tableoptions")
 
 
 Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN)

@@ -170,7 +170,8 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
             warnings.catch_warnings(record=unwritten is not None) as warned:
         scripts.run_env()
     for warning in warned or ():
-        if warning.category is UserWarning and f"{os.sep}alembic{os.sep}" in warning.filename:
+        if warning.category is comparisons.Unwritten or warning.category is UserWarning and \
+                f"{os.sep}alembic{os.sep}" in warning.filename:
             unwritten.append(str(warning.message))
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)

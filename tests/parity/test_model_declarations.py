@@ -120,3 +120,21 @@ def test_a_partial_index_whose_where_changed_is_made_again(project_copy, run_man
     migrated(project_copy, run_manage, url)
     assert not changed(project_copy, run_manage, url)
     assert run_manage(project_copy, "migrate", "0005", database_url=url).returncode == 0
+
+
+def test_a_mariadb_table_option_changed_is_said_until_a_migration_makes_it(project_copy, run_manage, mariadb_url):
+    """No operation writes an engine portably: --check fails naming it, and a migration written
+    by hand settles it."""
+    from migration_file import write_migration
+
+    users = project_copy / "project" / "models" / "users.py"
+    assert run_manage(project_copy, "migrate", database_url=mariadb_url).returncode == 0
+    users.write_text(users.read_text() + '\n    __table_args__ = {"mysql_engine": "MyISAM"}\n')
+    checked = run_manage(project_copy, "makemigrations", "--check", database_url=mariadb_url)
+    assert checked.returncode == 1
+    assert "users has mysql_engine='InnoDB' in the database and 'MyISAM' in the models" in checked.stderr
+
+    write_migration(project_copy, "0005_users_engine", "0004_make_email_unique",
+                    "if op.get_bind().dialect.name in ('mysql', 'mariadb'):\n                op.execute('ALTER TABLE users ENGINE=MyISAM')")
+    assert run_manage(project_copy, "migrate", database_url=mariadb_url).returncode == 0
+    assert not changed(project_copy, run_manage, mariadb_url)
