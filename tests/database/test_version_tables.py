@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from slow_migrations import sql as rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,15 +23,6 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20))
 '''
-
-
-def rows(url: str, query: str) -> list[tuple]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.exec_driver_sql(query)]
-    finally:
-        engine.dispose()
 
 
 def table_names(url: str, schema: str | None = None) -> set[str]:
