@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from manage_migrations.management import found_commands, settings
+
 
 def remember(ctx: click.Context, param: click.Parameter, value):
     """Keep ``-v``/``--traceback`` wherever they were typed: before or after the command name."""
@@ -99,7 +101,48 @@ table_lock_timeout_option = click.option(
 
 
 class ManageGroup(click.Group):
-    """One error path for every command, as Django's ``BaseCommand.run_from_argv``."""
+    """One error path for every command, as Django's ``BaseCommand.run_from_argv``; the
+    project's own commands and installed add-ons' beside the built-in ones (see
+    ``manage_migrations.management``), each taking the options every command takes."""
+
+    def found(self, ctx: click.Context) -> dict:
+        root = ctx.find_root()
+        if "found_commands" not in root.meta:
+            root.meta["found_commands"] = found_commands(root.params.get("settings_module"))
+        return root.meta["found_commands"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.found(ctx)))
+
+    def get_command(self, ctx: click.Context, name: str):
+        own, found = super().get_command(ctx, name), self.found(ctx).get(name)
+        if found is None:
+            return own
+        command = found.load()
+        if own is not None and not getattr(command, "replaces", False):
+            from manage_migrations.output import CommandError
+
+            raise CommandError(f"{found.origin} has a command '{name}', which is one of manage.py's own: rename "
+                               "it, or set REPLACES = True in its module to replace manage.py's.")
+        if not getattr(command, "takes_common_options", False):
+            common_options(command)
+            command.takes_common_options = True
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter) -> None:
+        """Django's ``help``: the built-in commands, then each app's and add-on's under its name."""
+        found = self.found(ctx)
+        sections = {"Commands": [name for name in super().list_commands(ctx) if name not in found]}
+        for name, where in sorted(found.items()):
+            sections.setdefault(f"Commands of {where.origin}", []).append(name)
+        limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))  # as Click's own listing
+        for title, names in sections.items():
+            commands = [(name, self.get_command(ctx, name)) for name in sorted(names)]
+            rows = [(name, command.get_short_help_str(limit))
+                    for name, command in commands if command is not None and not command.hidden]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -149,20 +192,6 @@ def with_table_lock_timeout(seconds: float | None):
     import dataclasses
 
     return settings() if seconds is None else dataclasses.replace(settings(), table_lock_timeout=seconds)
-
-
-def settings(ctx: click.Context | None = None):
-    """The project's settings, read when a command first needs them (so ``--help`` does not).
-    Tests and scripts may hand in their own as ``obj``."""
-    root = (ctx or click.get_current_context()).find_root()
-    if root.obj is None:
-        from manage_migrations.conf import load_settings
-
-        given = root.params  # parsed already when a command, or shell completion, asks
-        config = given.get("config")
-        root.obj = load_settings(given.get("settings_module"), given.get("env_file"), config and config.resolve(),
-                                 given.get("x_arguments", ()))
-    return root.obj
 
 
 def add_pythonpath(ctx: click.Context, param: click.Parameter, value: str | None):
