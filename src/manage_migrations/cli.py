@@ -364,6 +364,19 @@ def sqlmigrate(app_label, migration_name, backwards):
 
 
 @cli.command()
+@click.option("-i", "--interface", type=click.Choice(["ipython", "bpython", "python"]),
+              help="Specify an interactive interpreter interface [default: the first installed of these].")
+@click.option("-c", "--command", help="Instead of opening an interactive shell, run a command as Django and exit.")
+@common_options
+def shell(interface, command):
+    """Runs a Python interactive interpreter with every model, a Session on the configured
+    database (session) and SQLAlchemy (sa, select) imported; -c, or what is piped in, runs instead."""
+    from manage_migrations.commands.shell import shell as run
+
+    run(settings(), console(), interface, command)
+
+
+@cli.command()
 @database_option
 @common_options
 def dbshell():

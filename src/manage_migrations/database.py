@@ -116,6 +116,17 @@ def is_async(url: URL) -> bool:
     return url.get_dialect().is_async
 
 
+# The blocking driver for each asyncio one, for what needs a plain Session (the shell).
+SYNC_DRIVERS = {"asyncpg": "psycopg2", "psycopg_async": "psycopg", "aiosqlite": "pysqlite", "aiomysql": "pymysql",
+                "asyncmy": "pymysql"}
+
+
+def blocking(url: URL) -> URL:
+    """The same database through a blocking driver (``postgresql+asyncpg`` as psycopg2's)."""
+    driver = SYNC_DRIVERS.get(url.get_driver_name())
+    return url.set(drivername=f"{url.get_backend_name()}+{driver}") if driver and is_async(url) else url
+
+
 def create_engine(url: URL, **options):
     """An engine for one command: no pool, a connect timeout, and real transactions on SQLite."""
     connect_args = {}
