@@ -377,6 +377,18 @@ def shell(interface, command):
 
 
 @cli.command()
+@click.argument("tables", nargs=-1)
+@database_option
+@common_options
+def inspectdb(tables):
+    """Prints models for the tables of the configured database (of TABLES, when given), on the
+    project's declarative base, as sqlacodegen writes them."""
+    from manage_migrations.commands.inspectdb import inspectdb as inspect
+
+    inspect(settings(), console(), tables)
+
+
+@cli.command()
 @database_option
 @common_options
 def dbshell():
