@@ -389,6 +389,56 @@ def inspectdb(tables):
 
 
 @cli.command()
+@click.argument("tables", nargs=-1)
+@click.option("-e", "--exclude", multiple=True, metavar="TABLE", help="A table to leave out (may be repeated).")
+@click.option("--indent", type=int, help="Specifies the indent level to use when pretty-printing output.")
+@click.option("--format", "output_format", type=click.Choice(["json", "jsonl"]), default="json", show_default=True,
+              help="Specifies the output serialization format for fixtures.")
+@click.option("-o", "--output", metavar="FILE", help="Specifies file to which the output is written ('-': stdout).")
+@database_option
+@common_options
+def dumpdata(tables, exclude, indent, output_format, output):
+    """Outputs the rows of the models' tables (of TABLES, when given) as a fixture: Django's JSON,
+    with table names as model labels."""
+    from manage_migrations.commands.fixtures import dumpdata as dump
+
+    dump(settings(), console(), tables, exclude, indent, output, lines=output_format == "jsonl")
+
+
+@cli.command()
+@click.argument("fixtures", nargs=-1, required=True, metavar="FIXTURE...")
+@database_option
+@common_options
+def loaddata(fixtures):
+    """Installs the rows of the FIXTURE files (JSON, or JSON lines; '-' reads standard input) in
+    one transaction, parents before children."""
+    from manage_migrations.commands.fixtures import loaddata as load
+
+    load(settings(), console(), fixtures)
+
+
+@cli.command()
+@noinput_option
+@database_option
+@common_options
+def flush(interactive):
+    """Removes every row from the models' tables; the record of which migrations ran stays."""
+    from manage_migrations.commands.fixtures import flush as empty
+
+    empty(settings(), console(), interactive)
+
+
+@cli.command()
+@database_option
+@common_options
+def sqlflush():
+    """Prints the SQL statements flush would run."""
+    from manage_migrations.commands.fixtures import sqlflush as statements
+
+    statements(settings(), console())
+
+
+@cli.command()
 @database_option
 @common_options
 def dbshell():
