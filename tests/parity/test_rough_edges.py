@@ -191,6 +191,10 @@ def test_migrate_with_no_migrations_says_none_as_django_does(project_copy, run_m
         assert succeeded(run_manage(project_copy, *command, database_url=sqlite_url)) == NO_MIGRATIONS, command
     assert succeeded(run_manage(project_copy, "migrate", "--plan", database_url=sqlite_url)) == [
         "Planned operations:", "  No planned migration operations."]
+    named = run_manage(project_copy, "migrate", "project", database_url=sqlite_url)
+    assert (named.returncode, named.stderr) == (1, "CommandError: App 'project' does not have migrations.\n")
+    listed = run_manage(project_copy, "showmigrations", "project", database_url=sqlite_url)
+    assert listed.returncode == 0 and listed.stdout.startswith("project\n")
 
 
 # 3. squashmigrations over makemigrations' one-off default

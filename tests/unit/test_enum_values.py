@@ -313,3 +313,17 @@ def test_enum_columns_follow_create_table_add_column_and_alter_column_in_batches
 
     assert source.enum_columns(paths) == {("suites", "kind"): "suite_size", ("rooms", "view"): "room_view",
                                           ("hotels", "stars"): "hotel_stars"}
+
+
+def test_a_plan_says_both_names_of_a_column_rename_and_squash_writes_enum_types_again(tmp_path):
+    """source.operations words a rename as makemigrations does; source.hand_written leaves out
+    the enum type makemigrations creates (a squash writes it again)."""
+    path = migration(tmp_path, "0005", """
+        sa.Enum('single', 'double', name='room_kind').create(op.get_bind())
+        with op.batch_alter_table('users', schema=None) as batch_op:
+            batch_op.alter_column('full_name', new_column_name='display_name', existing_type=sa.String(200))
+        """)
+
+    assert [phrase for phrase, _ in source.operations(path)] == [
+        "Create enum type room_kind", "Rename column full_name on users to display_name"]
+    assert source.hand_written(path) == []

@@ -16,7 +16,8 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
         graph.single_head(migrations)
     app_of = graph.apps(migrations)
     for app in apps:
-        app_and_target(migrations, app, None)
+        if app != settings.app_label:  # the project's own app is listed, without migrations, as Django's
+            app_and_target(migrations, app, None)
     labels = apps or sorted(set(app_of.values())) or [settings.app_label]
 
     def read(connection):

@@ -110,7 +110,7 @@ class Squash:
         labels = set(graph.apps(migrations).values())
         app, start, end = (names[0], None, names[1]) if len(names) == 2 and names[0] in labels else \
             (None, None, *names)[-3:]
-        app, _ = app_and_target(migrations, app, None)
+        app, _ = app_and_target(migrations, app, None, settings.app_label)
         end = graph.find(end, migrations, app)
         replaced = graph.squash_range(migrations, end, graph.find(start, migrations, app) if start else None)
         by_id, folder = {m.revision: m for m in migrations}, replaced_folder(settings)
