@@ -62,6 +62,24 @@ def mariadb_url():
 
 
 @pytest.fixture
+def sql():
+    """``sql(url, statement)``: one statement in a transaction of its own, committed; its rows
+    as tuples, if it returns any."""
+    import sqlalchemy as sa
+
+    def run(url: str, statement: str) -> list[tuple]:
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                result = connection.execute(sa.text(statement))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    return run
+
+
+@pytest.fixture
 def database_servers() -> dict:
     """The servers' URLs without a database, for settings that name servers (TRY_MIGRATIONS_ON)."""
     return {"postgresql": POSTGRES_SERVER, "mariadb": MARIADB_SERVER}

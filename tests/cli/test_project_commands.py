@@ -1,7 +1,6 @@
 """A project's own commands, as Django's ``APP/management/commands/NAME.py``, and an installed
 distribution's through the ``manage_migrations.commands`` entry point group: run, listed and
 failing as the built-in ones do. Through ``python manage.py`` in a subprocess."""
-import sqlalchemy as sa
 
 CLOSEROOM = '''\
 import click
@@ -51,27 +50,17 @@ def commands_folder(project):
     return folder
 
 
-def rows(url: str, statement: str) -> list:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(sa.text(statement))
-            return result.all() if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
 def test_a_project_command_runs_with_the_project_s_database_options_and_errors(project_copy, run_manage,
-                                                                               database_url):
+                                                                               database_url, sql):
     (commands_folder(project_copy) / "closeroom.py").write_text(CLOSEROOM)
     assert run_manage(project_copy, "migrate", database_url=database_url).returncode == 0
-    rows(database_url, "INSERT INTO hotels (id, name, city) VALUES (1, 'Grand', 'Lyon')")
-    rows(database_url, "INSERT INTO rooms (hotel_id, number, beds, price_per_night) VALUES (1, '101', 2, 90)")
+    sql(database_url, "INSERT INTO hotels (id, name, city) VALUES (1, 'Grand', 'Lyon')")
+    sql(database_url, "INSERT INTO rooms (hotel_id, number, beds, price_per_night) VALUES (1, '101', 2, 90)")
 
     closed = run_manage(project_copy, "closeroom", "101", "--hotel", "1", "-v", "2", "--no-color",
                         database_url=database_url)
     assert (closed.returncode, closed.stdout, closed.stderr) == (0, "Closed room 101.\n", "")
-    assert rows(database_url, "SELECT number FROM rooms") == []
+    assert sql(database_url, "SELECT number FROM rooms") == []
 
     missing = run_manage(project_copy, "closeroom", "999", database_url=database_url)
     assert (missing.returncode, missing.stderr) == (1, "CommandError: No room 999 in hotel 1.\n")
