@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from manage_migrations.management import found_commands, settings
+from manage_migrations.management import addon_commands, project_commands, settings
 
 
 def remember(ctx: click.Context, param: click.Parameter, value):
@@ -105,17 +105,21 @@ class ManageGroup(click.Group):
     project's own commands and installed add-ons' beside the built-in ones (see
     ``manage_migrations.management``), each taking the options every command takes."""
 
-    def found(self, ctx: click.Context) -> dict:
-        root = ctx.find_root()
-        if "found_commands" not in root.meta:
-            root.meta["found_commands"] = found_commands(root.params.get("settings_module"))
-        return root.meta["found_commands"]
+    def found(self, ctx: click.Context, addons: bool = True) -> dict:
+        """The project's commands, and (with ``addons``) installed distributions', read once a run."""
+        meta = ctx.find_root().meta
+        if "project_commands" not in meta:
+            meta["project_commands"] = project_commands(ctx.find_root().params.get("settings_module"))
+        if addons and "addon_commands" not in meta:
+            meta["addon_commands"] = addon_commands()
+        return {**meta.get("addon_commands", {}), **meta["project_commands"]} if addons else meta["project_commands"]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.found(ctx)))
 
     def get_command(self, ctx: click.Context, name: str):
-        own, found = super().get_command(ctx, name), self.found(ctx).get(name)
+        own = super().get_command(ctx, name)
+        found = self.found(ctx, addons=own is None).get(name)  # an add-on does not replace a built-in command
         if found is None:
             return own
         command = found.load()
@@ -131,10 +135,11 @@ class ManageGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter) -> None:
         """Django's ``help``: the built-in commands, then each app's and add-on's under its name."""
-        found = self.found(ctx)
-        sections = {"Commands": [name for name in super().list_commands(ctx) if name not in found]}
+        found, own = self.found(ctx), self.found(ctx, addons=False)
+        sections = {"Commands": [name for name in super().list_commands(ctx) if name not in own]}
         for name, where in sorted(found.items()):
-            sections.setdefault(f"Commands of {where.origin}", []).append(name)
+            if name in own or name not in sections["Commands"]:  # an add-on's of a built-in name is not used
+                sections.setdefault(f"Commands of {where.origin}", []).append(name)
         limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))  # as Click's own listing
         for title, names in sections.items():
             commands = [(name, self.get_command(ctx, name)) for name in sorted(names)]

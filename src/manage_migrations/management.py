@@ -5,7 +5,8 @@ A module ``closeroom.py`` in ``management/commands/`` of the project's package (
 package) or of an app's (the package above each of ``MODEL_PACKAGES``) that defines a Click
 command named ``command`` is ``python manage.py closeroom``. An installed distribution adds
 commands through the entry point group ``manage_migrations.commands``, as Flask's
-``flask.commands``. Modules are imported only when their command runs or help lists it.
+``flask.commands`` (not in place of one of manage.py's own). Modules are imported only when
+their command runs or help lists it.
 
 In a command::
 
@@ -65,9 +66,9 @@ class Found(NamedTuple):
     load: object  # () -> the Click command
 
 
-def found_commands(settings_module: str | None) -> dict[str, Found]:
-    """Every project and add-on command by name, without importing one: an app's in the order
-    of the apps, then those of installed distributions."""
+def project_commands(settings_module: str | None) -> dict[str, Found]:
+    """The commands of the project's and the apps' ``management/commands/``, by name, in the
+    order of the apps, without importing one."""
     found = {}
     for package in app_packages(settings_module):
         try:
@@ -78,11 +79,16 @@ def found_commands(settings_module: str | None) -> dict[str, Found]:
             if not module.name.startswith("_"):
                 name = f"{package}.management.commands.{module.name}"
                 found.setdefault(module.name, Found(package, lambda name=name: command_of(name)))
+    return found
+
+
+def addon_commands() -> dict[str, Found]:
+    """The commands installed distributions add through the entry point group (read only when
+    a name is not one of manage.py's own, or help lists them: reading it costs a deploy time)."""
     from importlib.metadata import entry_points
 
-    for point in entry_points(group=ENTRY_POINTS):
-        found.setdefault(point.name, Found(point.dist.name if point.dist else point.module, point.load))
-    return found
+    return {point.name: Found(point.dist.name if point.dist else point.module, point.load)
+            for point in entry_points(group=ENTRY_POINTS)}
 
 
 def app_packages(settings_module: str | None) -> list[str]:
