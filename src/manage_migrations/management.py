@@ -46,18 +46,19 @@ def settings(ctx: click.Context | None = None):
     return root.obj
 
 
-def engine():
-    """An Engine on the project's database, as manage.py makes them (no pool, a connect timeout)."""
+def engine(project_settings=None):
+    """An Engine on the project's database, as manage.py makes them (no pool, a connect timeout);
+    an asyncio URL's through its blocking driver, so that a plain Session works on it."""
     from manage_migrations import database
 
-    return database.create_engine(database.database_url(settings()))
+    return database.create_engine(database.blocking(database.database_url(project_settings or settings())))
 
 
-def session():
+def session(project_settings=None):
     """A Session on the project's database: ``with session() as db: ...``; commit it yourself."""
     from sqlalchemy.orm import Session
 
-    return Session(engine())
+    return Session(engine(project_settings))
 
 
 class Found(NamedTuple):

@@ -44,24 +44,6 @@ def succeeded(result) -> list[str]:
     return result.stdout.splitlines()
 
 
-def query(url: str, sql: str) -> list[tuple]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.exec_driver_sql(sql)]
-    finally:
-        engine.dispose()
-
-
-def insert(url: str, sql: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(sql)
-    finally:
-        engine.dispose()
-
-
 def tables(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
@@ -127,11 +109,12 @@ def test_the_plan_of_a_table_rename_names_both_tables(project_copy, run_manage, 
     assert "hotel_rooms" in tables(sqlite_url)  # --plan ran nothing
 
 
-def enum_types(url: str) -> list[str]:
-    return [name for (name,) in query(url, "SELECT typname FROM pg_type WHERE typname = 'room_kind'")]
+def enum_types(sql, url: str) -> list[str]:
+    return [name for (name,) in sql(url, "SELECT typname FROM pg_type WHERE typname = 'room_kind'")]
 
 
-def test_the_plan_of_undoing_a_dropped_table_recreates_its_enum_type(project_copy, run_manage, postgres_url):
+def test_the_plan_of_undoing_a_dropped_table_recreates_its_enum_type(project_copy, run_manage, postgres_url,
+                                                                     sql):
     """What makemigrations writes on PostgreSQL for a model with an enum column, then for its
     removal: undoing the removal makes the type again before the table, and the plan says so."""
     models = project_copy / "project" / "models"
@@ -141,7 +124,7 @@ def test_the_plan_of_undoing_a_dropped_table_recreates_its_enum_type(project_cop
     assert succeeded(run_manage(project_copy, "makemigrations", database_url=postgres_url))[2:] == [
         "    - Drop table room_kinds", "    - Drop enum type room_kind"]
     succeeded(run_manage(project_copy, "migrate", database_url=postgres_url))
-    assert enum_types(postgres_url) == []
+    assert enum_types(sql, postgres_url) == []
 
     planned = succeeded(run_manage(project_copy, "migrate", "0004", "--plan", database_url=postgres_url))
 
@@ -155,7 +138,7 @@ def test_the_plan_of_undoing_a_dropped_table_recreates_its_enum_type(project_cop
         "    Drop enum type room_kind",
     ]
     succeeded(run_manage(project_copy, "migrate", "0005", database_url=postgres_url))
-    assert enum_types(postgres_url) == ["room_kind"] and "room_kinds" in tables(postgres_url)
+    assert enum_types(sql, postgres_url) == ["room_kind"] and "room_kinds" in tables(postgres_url)
 
 
 @pytest.mark.parametrize("create, said", [
@@ -201,13 +184,13 @@ def test_migrate_with_no_migrations_says_none_as_django_does(project_copy, run_m
 
 
 @pytest.fixture
-def phone_added(project_copy, run_manage, tmp_path):
+def phone_added(project_copy, run_manage, tmp_path, sql):
     """users.phone added NOT NULL with the one-off default 'n/a' (0005), then hotels.rating
     (0006); a database at 0004 and one at 0005, part-way, each with a user in it."""
     at = {name: f"sqlite:///{tmp_path / name}.sqlite3" for name in ("start", "part_way")}
     for url in at.values():
         succeeded(run_manage(project_copy, "migrate", "0004", database_url=url))
-        insert(url, "INSERT INTO users (email, full_name) VALUES ('ann@example.com', 'Ann')")
+        sql(url, "INSERT INTO users (email, full_name) VALUES ('ann@example.com', 'Ann')")
     models = project_copy / "project" / "models"
     add_line(models / "users.py", "    full_name: Mapped[str] = mapped_column(String(200))",
              "    phone: Mapped[str] = mapped_column(String(20))")
@@ -228,7 +211,7 @@ def test_the_plan_words_the_one_off_default(project_copy, run_manage, phone_adde
 
 
 def test_a_squash_after_the_table_fills_its_rows_as_the_replaced_migrations_did(project_copy, run_manage, tmp_path,
-                                                                                phone_added):
+                                                                                phone_added, sql):
     squashed = succeeded(run_manage(project_copy, "squashmigrations", "0005", "0006", "--noinput",
                                     database_url=phone_added["start"]))
 
@@ -241,20 +224,20 @@ def test_a_squash_after_the_table_fills_its_rows_as_the_replaced_migrations_did(
     assert part_way[-2:] == ["  Applying 0006_hotels_rating... OK", "  Recording 0005_users_phone_squashed_0006_"
                              "hotels_rating in place of 0006_hotels_rating, which it replaces."]
     for url in phone_added.values():
-        assert query(url, "SELECT email, phone FROM users") == [("ann@example.com", "n/a")]
+        assert sql(url, "SELECT email, phone FROM users") == [("ann@example.com", "n/a")]
     fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     succeeded(run_manage(project_copy, "migrate", database_url=fresh))
-    assert query(fresh, "SELECT phone FROM users") == []
+    assert sql(fresh, "SELECT phone FROM users") == []
 
 
-def test_a_squash_that_creates_the_table_has_nothing_to_port(project_copy, run_manage, phone_added):
+def test_a_squash_that_creates_the_table_has_nothing_to_port(project_copy, run_manage, phone_added, sql):
     squashed = succeeded(run_manage(project_copy, "squashmigrations", "0006", "--noinput",
                                     database_url=phone_added["start"]))
 
     assert "Manual porting required" not in squashed
     migrated = succeeded(run_manage(project_copy, "migrate", database_url=phone_added["part_way"]))
     assert migrated[-1].startswith("  Recording 0001_create_table_hotels_squashed_0006_hotels_rating in place of")
-    assert query(phone_added["part_way"], "SELECT phone FROM users") == [("n/a",)]
+    assert sql(phone_added["part_way"], "SELECT phone FROM users") == [("n/a",)]
 
 
 def test_an_update_of_every_row_is_still_a_data_step(project_copy, manage_copy):

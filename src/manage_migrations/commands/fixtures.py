@@ -165,15 +165,15 @@ def flush_statements(settings: Settings, connection) -> list[str]:
     quoted = connection.dialect.identifier_preparer
     tables = list(reversed(model_tables(settings, connection)))
     if connection.dialect.name == "postgresql" and tables:
-        return [f"TRUNCATE {', '.join(quoted.format_table(table) for table in tables)} RESTART IDENTITY;"]
-    return [f"DELETE FROM {quoted.format_table(table)};" for table in tables]
+        return [f"TRUNCATE {', '.join(quoted.format_table(table) for table in tables)} RESTART IDENTITY"]
+    return [f"DELETE FROM {quoted.format_table(table)}" for table in tables]
 
 
 def sqlflush(settings: Settings, console: Console) -> None:
     from manage_migrations import database
 
     statements = database.run(database.database_url(settings), lambda connection: flush_statements(settings, connection))
-    console.line("\n".join(["BEGIN;", *statements, "COMMIT;"]), level=0)
+    console.line("\n".join(f"{statement};" for statement in ["BEGIN", *statements, "COMMIT"]), level=0)
 
 
 def flush(settings: Settings, console: Console, interactive: bool = True) -> None:
@@ -193,6 +193,6 @@ def flush(settings: Settings, console: Console, interactive: bool = True) -> Non
         connection.rollback()
         with connection.begin():
             for statement in statements:
-                connection.exec_driver_sql(statement.rstrip(";"))
+                connection.exec_driver_sql(statement)
 
     database.run(url, empty)

@@ -37,18 +37,17 @@ def project_namespace(settings: Settings) -> tuple[dict, dict[str, list[str]]]:
     ``session`` (on the configured database; an asyncio URL through its blocking driver) and
     ``settings``; with the imports they stand for, by module."""
     import sqlalchemy as sa
-    from sqlalchemy.orm import Session
 
-    from manage_migrations import database
+    from manage_migrations.management import session
 
     metadata = load_models(settings, everything=True)
     base = resolve(settings.models, "MODELS")
     classes = [mapper.class_ for mapper in getattr(getattr(base, "registry", None), "mappers", ())]
-    engine = database.create_engine(database.blocking(database.database_url(settings)))
     namespace = {cls.__name__: cls for cls in sorted(classes, key=lambda cls: cls.__name__)}
     if not classes:
         namespace["metadata"] = metadata
-    namespace.update(sa=sa, select=sa.select, engine=engine, session=Session(engine), settings=settings)
+    opened = session(settings)
+    namespace.update(sa=sa, select=sa.select, engine=opened.bind, session=opened, settings=settings)
     imports = defaultdict(list)
     for cls in namespace.values():
         if isinstance(cls, type):
