@@ -10,7 +10,9 @@ runs alternately, ``--repeat`` times (three times that for ``--help``) after one
 each; the script prints median times and ratios against the targets, and exits 1 when a
 target is missed. Two lines carry no target: Python's bare start-up, and bare Alembic running
 one transaction per migration as manage.py does. PostgreSQL is used when the server answers,
-SQLite otherwise; the makemigrations case is SQLite, as Django's.
+SQLite otherwise; the makemigrations case is SQLite, as Django's. ``manage.py test`` making a
+fresh test database over the 200 migrations (a session after the first: a copy of the
+template the first one migrated) is compared with ``migrate`` running them on a fresh database.
 """
 import argparse
 import os
@@ -97,6 +99,15 @@ def generate_project(folder: Path, count: int) -> Path:
     return folder
 
 
+def add_test(project: Path) -> Path:
+    """One test on the test database of the pytest plugin, in ``project``'s tests/."""
+    (project / "tests").mkdir(exist_ok=True)
+    (project / "tests" / "test_fresh.py").write_text(
+        "import sqlalchemy as sa\n\n\ndef test_fresh(db_session):\n"
+        "    assert db_session.scalar(sa.text('SELECT count(*) FROM t0200')) == 0\n")
+    return project
+
+
 def squash_copy(project: Path, folder: Path, url: str) -> Path:
     """A copy of ``project`` whose migrations ``squashmigrations`` squashed into one."""
     shutil.copytree(project, folder, ignore=shutil.ignore_patterns("bare", "alembic.ini"))
@@ -152,13 +163,14 @@ class Databases:
             print(f"PostgreSQL not reachable ({type(exc).__name__}); using SQLite.")
             return False
 
-    def _admin(self, statement: str) -> None:
+    def _admin(self, statement: str) -> list:
         import sqlalchemy as sa
 
         engine = sa.create_engine(f"{self.server}/postgres", isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as connection:
-                connection.exec_driver_sql(statement)
+                result = connection.execute(sa.text(statement))
+                return result.all() if result.returns_rows else []
         finally:
             engine.dispose()
 
@@ -173,6 +185,10 @@ class Databases:
     def drop_all(self) -> None:
         for name in self.created:
             self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            # The template manage.py test keeps for the test databases of ``name`` (the plugin's cache).
+            for (template,) in self._admin(f"SELECT datname FROM pg_database WHERE datname LIKE 'test_{name}_tpl_%'"):
+                self._admin(f"ALTER DATABASE {template} IS_TEMPLATE false")
+                self._admin(f"DROP DATABASE {template} WITH (FORCE)")
 
 
 def timed(command: list[str], cwd: Path, url: str | None, setup=None, env: dict | None = None,
@@ -199,16 +215,16 @@ def timed(command: list[str], cwd: Path, url: str | None, setup=None, env: dict 
 
 
 def compare(title, ours, theirs, target, repeat, cwd, url=None, setup=None, their_cwd=None, their_env=None,
-            empty_cache=False):
+            empty_cache=False, their_setup=None):
     """Run both commands alternately; print the medians of wall-clock time (which the target
     is about) and, for a machine that is busy with other work, of CPU time; return whether the
     target is met. A comparison with no target is printed for information only."""
     timed(ours, cwd, url, setup)  # warm-up: caches, the OS's file cache
-    timed(theirs, their_cwd or cwd, url, setup, their_env)
+    timed(theirs, their_cwd or cwd, url, their_setup or setup, their_env)
     mine, other = [], []
     for _ in range(repeat):
         mine.append(timed(ours, cwd, url, setup, empty_cache=empty_cache))
-        other.append(timed(theirs, their_cwd or cwd, url, setup, their_env))
+        other.append(timed(theirs, their_cwd or cwd, url, their_setup or setup, their_env))
     wall = [statistics.median(run[0] for run in runs) for runs in (mine, other)]
     cpu = [statistics.median(run[1] for run in runs) for runs in (mine, other)]
     ratio = wall[0] / wall[1]
@@ -264,6 +280,11 @@ def main() -> int:
                                        [python, "manage.py", "migrate"],
                                        [python, "-m", "django", "migrate", "--settings=settings"],
                                        1.00, args.repeat, small, setup=databases.fresh, their_cwd=django_small))
+            # The warm-up builds the template; each timed run's test database is a copy of it.
+            compare(f"manage.py test, fresh test database, 200 migrations, {kind} vs migrate",
+                    [python, "manage.py", "test", "-q", "-p", "no:cacheprovider", "tests"],
+                    [python, "manage.py", "migrate"], None, args.repeat, add_test(small), url=databases.fresh(),
+                    their_setup=databases.fresh)
             squashed = squash_copy(small, tmp / "squashed200", databases.fresh())
             for name, theirs, their_cwd in (("manage.py migrate through the 200", [python, "manage.py", "migrate"], small),
                                             ("alembic upgrade head through the 200", [*alembic, "upgrade", "head"], small)):

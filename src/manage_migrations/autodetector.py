@@ -18,7 +18,7 @@ import datetime
 import decimal
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations, render, renderers
@@ -36,11 +36,55 @@ from manage_migrations.questioner import NOT_PROVIDED, Questioner
 
 @dataclass
 class Changes:
-    """A migration to write: its operations both ways, and what to call and say of it."""
-    upgrade: ops.UpgradeOps
-    downgrade: ops.DowngradeOps
-    phrases: list[str] = field(default_factory=list)
-    fragments: list[str | None] = field(default_factory=list)
+    """A migration to write: its operations both ways, in the order they run."""
+    upgrade: list
+    downgrade: list
+
+    @property
+    def phrases(self) -> list[str]:
+        """What it does, as makemigrations prints it: ``Add column phone to users``."""
+        return [phrase for phrase, _ in describe(self.upgrade)]
+
+    @property
+    def fragments(self) -> list[str | None]:
+        """Django's fragments of its name: ``users_phone``."""
+        return [fragment for _, fragment in describe(self.upgrade)]
+
+    def script(self) -> ops.MigrationScript:
+        """The operations as Alembic renders them, concurrent index steps in blocks of their own."""
+        return ops.MigrationScript(None, ops.UpgradeOps(concurrently_apart(self.upgrade)),
+                                   ops.DowngradeOps(concurrently_apart(self.downgrade)))
+
+    def by_app(self, app_of_table: dict[str, str], app_of_enum: dict[str, str], default: str) -> dict[str, "Changes"]:
+        """The changes of each app (Django's autodetector groups its operations by app): an
+        operation on a table is its app's, one on an enum type the app of the first table that
+        uses it; the rest, and tables no app has, are the ``default`` app's."""
+        def app_of(operation) -> str:
+            names = [getattr(operation, name, None) for name in ("new_table_name", "table_name", "source_table")]
+            known = [app_of_table[name] for name in names if name in app_of_table]
+            return known[0] if known else app_of_enum.get(getattr(operation, "name", None), default)
+
+        apps = {}
+        for operation in self.upgrade:
+            apps.setdefault(app_of(operation), Changes([], [])).upgrade.append(operation)
+        for operation in self.downgrade:
+            apps.setdefault(app_of(operation), Changes([], [])).downgrade.append(operation)
+        return {app: changes for app, changes in apps.items() if changes.upgrade}
+
+    def references(self) -> set[str]:
+        """The tables its new foreign keys refer to, which must exist before it runs."""
+        found = set()
+        for operation in self.upgrade:
+            for step in operation.ops if isinstance(operation, ops.ModifyTableOps) else [operation]:
+                if isinstance(step, ops.CreateForeignKeyOp):
+                    found.add(step.referent_table)
+                columns = step.columns if isinstance(step, ops.CreateTableOp) else \
+                    [step.column] if isinstance(step, ops.AddColumnOp) else []
+                keys = [key for item in columns for key in (item.foreign_keys if isinstance(item, sa.Column) else
+                                                             item.elements if isinstance(item, sa.ForeignKeyConstraint)
+                                                             else ())]
+                found |= {key.target_fullname.split(".")[-2] for key in keys}
+        return found
 
 
 def detect(context, metadata, questioner: Questioner, enums, scratch: bool = True) -> Changes | None:
@@ -75,11 +119,8 @@ def detect(context, metadata, questioner: Questioner, enums, scratch: bool = Tru
     generic_types(downgrade, context.dialect)
     if not upgrade:
         return None
-    upgrade, downgrade = replacements_first(portable(fill_not_null(upgrade, questioner))), \
-        replacements_first(portable(downgrade))
-    described = describe(upgrade)
-    return Changes(ops.UpgradeOps(concurrently_apart(upgrade)), ops.DowngradeOps(concurrently_apart(downgrade)),
-                   [phrase for phrase, _ in described], [fragment for _, fragment in described])
+    return Changes(replacements_first(portable(fill_not_null(upgrade, questioner))),
+                   replacements_first(portable(downgrade)))
 
 
 # Renames

@@ -381,6 +381,19 @@ def shell(interface, command):
     run(settings(), console(), interface, command)
 
 
+@cli.command(name="test", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--keepdb", is_flag=True, help="Preserves the test database between runs (pytest's --reuse-db).")
+@common_options
+@click.pass_context
+def test_command(ctx, pytest_args, keepdb):
+    """Runs the tests with pytest, PYTEST_ARGS passed on (paths, -k, -n 4, --create-db...), on a test
+    database the migrations built, each test's work rolled back (fixtures db_session, db_engine)."""
+    from manage_migrations.commands.test import run_tests
+
+    raise SystemExit(run_tests(settings(), list(pytest_args), keepdb, ctx.meta.get("verbosity"), ctx.color))
+
+
 @cli.command()
 @click.argument("tables", nargs=-1)
 @database_option
@@ -475,6 +488,19 @@ def startproject(name, directory):
     from manage_migrations.commands.startproject import startproject as start
 
     start(console(), name, directory)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@common_options
+def startapp(name, directory):
+    """Creates an app NAME in DIRECTORY (by default a new folder NAME beside manage.py): a package
+    whose models.py defines tables on the project's base. Listed in the settings' APPS, its
+    tables get a branch of migrations of their own, labelled NAME."""
+    from manage_migrations.commands.startapp import startapp as start
+
+    start(settings(), console(), name, directory)
 
 
 @cli.command(name="init")

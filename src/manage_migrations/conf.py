@@ -21,6 +21,12 @@ A project's ``manage.py`` names its settings module, as Django's names ``DJANGO_
     instead of ``DATABASE_URL``, so that nothing is written twice.
 ``APP_LABEL``
     The app of the migrations that carry no branch label (default: the settings' package name).
+``APPS``
+    The project's apps besides its own, as Django's ``INSTALLED_APPS``: packages (``startapp``
+    writes one) whose every module is imported as ``MODEL_PACKAGES``' are. The tables their
+    models define are the app's, labelled by the package's last name: ``makemigrations`` writes
+    their changes on the app's own branch of migrations (an Alembic branch label), so that
+    ``migrate billing`` and ``showmigrations billing`` work as Django's.
 ``TRY_MIGRATIONS_ON``
     Database servers (URLs, as ``DATABASE_URL``) on which ``makemigrations`` also tries each new
     migration, up, down and up, on a scratch database of its own: the backends the project runs
@@ -61,6 +67,7 @@ class Settings:
     models: str | None = None
     model_packages: tuple[str, ...] = ()
     app_label: str = "migrations"
+    apps: tuple[str, ...] = ()  # APPS: the packages of the project's other apps
     # Where to keep the index of migration files and makemigrations' scratch database; None
     # keeps nothing.
     cache_dir: Path | None = None
@@ -77,6 +84,11 @@ class Settings:
     def versions_dir(self) -> Path:
         """Where new migrations go, unless they continue a branch whose files are elsewhere."""
         return self.migration_folders[0]
+
+    @property
+    def app_labels(self) -> dict[str, str]:
+        """The installed apps, as Django's: each label (the project's own first), with its package."""
+        return {self.app_label: "", **{package.rpartition(".")[2]: package for package in self.apps}}
 
     @property
     def migration_folders(self) -> list[Path]:
@@ -116,11 +128,17 @@ def settings_from(module, env_file: Path | None = None, config_file: Path | None
     on_sys_path(alembic["prepend_sys_path"])  # as Alembic: before anything of the app is imported
     packages = getattr(module, "MODEL_PACKAGES", ())
     in_config = alembic.pop("sqlalchemy_url")
+    app_label = getattr(module, "APP_LABEL", None) or module.__name__.rpartition(".")[0] or module.__name__
+    apps = as_tuple(getattr(module, "APPS", ()))
+    labels = [app_label] + [package.rpartition(".")[2] for package in apps]
+    clash = next((label for label in labels if labels.count(label) > 1), None)
+    if clash:
+        raise CommandError(f"Two apps of {module.__name__} have the label '{clash}' (APP_LABEL, APPS): "
+                           "app labels aren't unique.")
     return Settings(**version_table_of(module, alembic["migrations_dir"] / "env.py"),
         base_dir=base_dir, database_url=database_url_of(module, env_file, file_values, environ, in_config),
         x_arguments=tuple(x_arguments), models=getattr(module, "MODELS", None),
-        model_packages=as_tuple(packages),
-        app_label=getattr(module, "APP_LABEL", None) or module.__name__.rpartition(".")[0] or module.__name__,
+        model_packages=as_tuple(packages), app_label=app_label, apps=apps,
         cache_dir=user_cache_dir(base_dir), table_lock_timeout=table_lock_timeout,
         try_on=as_tuple(getattr(module, "TRY_MIGRATIONS_ON", ())), **alembic)
 
@@ -359,13 +377,39 @@ def load_models(settings: Settings, everything: bool = True):
         raise CommandError("The settings name no MODELS ('module:attribute' of a declarative base or a MetaData): "
                            "give the models' module and attribute.")
     if everything:
-        for package in settings.model_packages:
+        for package in (*settings.model_packages, *settings.apps):
             import_all(package)
     found = resolve(settings.models, "MODELS")
     metadata = getattr(found, "metadata", found)
     if not isinstance(metadata, sa.MetaData):
         raise CommandError(f"MODELS names {settings.models}, which is neither a declarative base nor a MetaData.")
     return metadata
+
+
+def apps_of_tables(settings: Settings, metadata) -> dict[str, str]:
+    """Which app (``APPS``) each table of the models is: the app whose package defines its
+    mapped class, or holds it as a module's ``Table``. The rest are the project's own app's."""
+    import sqlalchemy as sa
+
+    packages = {package: label for label, package in settings.app_labels.items() if package}
+    if not packages:
+        return {}
+
+    def app_of_module(name: str) -> str | None:
+        return next((label for package, label in packages.items()
+                     if name == package or name.startswith(f"{package}.")), None)
+
+    found = {}
+    registry = getattr(resolve(settings.models, "MODELS"), "registry", None)
+    for mapper in registry.mappers if registry is not None else ():
+        for table in mapper.tables:
+            found.setdefault(table.name, app_of_module(mapper.class_.__module__))
+    for name, module in list(sys.modules.items()):
+        label = app_of_module(name)
+        for value in vars(module).values() if label else ():
+            if isinstance(value, sa.Table) and value.metadata is metadata:
+                found.setdefault(value.name, label)
+    return {table.name: found.get(table.name) or settings.app_label for table in metadata.tables.values()}
 
 
 def import_all(package: str) -> None:

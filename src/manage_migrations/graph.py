@@ -382,13 +382,14 @@ def plan(migrations: list[Migration], current: tuple[str, ...], target: tuple[st
     return backward + forward
 
 
-def app_and_target(migrations: list[Migration], app: str | None, target: str | None, own: str | None = None):
+def app_and_target(migrations: list[Migration], app: str | None, target: str | None, installed=()):
     """Django's ``APP [MIGRATION]``: a lone word that names an app is the app, anything else a
-    target (a migration, or one of Alembic's forms). The project's own app (``own``) is an app
-    before it has a migration too, as Django's installed apps are."""
+    target (a migration, or one of Alembic's forms). The ``installed`` apps (the project's own,
+    and those of its settings' ``APPS``) are apps before they have a migration too, as Django's."""
     labels = set(apps(migrations).values())
-    if own is not None and own not in labels and own in (app, target):
-        raise CommandError(f"App '{own}' does not have migrations.")
+    without = next((label for label in installed if label not in labels and label in (app, target)), None)
+    if without is not None:
+        raise CommandError(f"App '{without}' does not have migrations.")
     if app is None and target in labels:
         return target, None
     if app is not None and app not in labels:

@@ -2,8 +2,8 @@
 is handed: the project's settings, an Engine and a Session on its database.
 
 A module ``closeroom.py`` in ``management/commands/`` of the project's package (the settings'
-package) or of an app's (the package above each of ``MODEL_PACKAGES``) that defines a Click
-command named ``command`` is ``python manage.py closeroom``. An installed distribution adds
+package) or of an app's (each of ``APPS``, and the package above each of ``MODEL_PACKAGES``)
+that defines a Click command named ``command`` is ``python manage.py closeroom``. An installed distribution adds
 commands through the entry point group ``manage_migrations.commands``, as Flask's
 ``flask.commands`` (not in place of one of manage.py's own). Modules are imported only when
 their command runs or help lists it.
@@ -93,7 +93,7 @@ def addon_commands() -> dict[str, Found]:
 
 
 def app_packages(settings_module: str | None) -> list[str]:
-    """The project's package (the settings') and each app's (above its models package)."""
+    """The project's package (the settings'), each app's (above its models package), and ``APPS``."""
     settings_module = settings_module or os.environ.get("MANAGE_MIGRATIONS_SETTINGS")
     if not settings_module:
         return []
@@ -105,6 +105,7 @@ def app_packages(settings_module: str | None) -> list[str]:
         return []  # the command itself says what is wrong with the settings
     packages = [settings_module.rpartition(".")[0]]
     packages += [name.rpartition(".")[0] for name in as_tuple(getattr(module, "MODEL_PACKAGES", ()))]
+    packages += as_tuple(getattr(module, "APPS", ()))
     return [package for package in dict.fromkeys(packages) if package]
 
 

@@ -14,12 +14,12 @@ from contextlib import contextmanager, redirect_stdout
 from argparse import Namespace
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from alembic.autogenerate import render
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError as AlembicCommandError
@@ -27,7 +27,7 @@ from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma
 from mako.template import Template
 
-from manage_migrations import comparisons, database, recorder
+from manage_migrations import comparisons, conf, database, recorder
 from manage_migrations.loader import files_of, load_module
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
@@ -140,13 +140,25 @@ def load_scripts(settings: Settings) -> ScriptDirectory:
     return scripts
 
 
+class Part(NamedTuple):
+    """The migration one app needs (``app`` None when the project's apps are not told apart):
+    its ``autodetector.Changes``, and its upgrade, downgrade and imports rendered as Python for
+    ``script.py.mako``."""
+    app: str | None
+    changes: object
+    rendered: dict
+    needs: tuple[str, ...] = ()  # the other apps whose tables its foreign keys refer to
+
+
 def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True,
-                 metadata: sa.MetaData | None = None, unwritten: list[str] | None = None) -> tuple:
-    """Compare the models (or ``metadata``) with the database on ``connection``: the
-    ``autodetector.Changes`` a new migration would make (None for none), and its upgrade,
-    downgrade and imports rendered as Python for ``script.py.mako``. Into ``unwritten`` go the
-    differences Alembic saw and could not compare or write, which it only warns of (a computed
-    column's changed expression, an expression index it cannot read back).
+                 metadata: sa.MetaData | None = None, unwritten: list[str] | None = None,
+                 created_by: tuple[dict[str, str], dict[str, str]] | None = None) -> list[Part]:
+    """Compare the models (or ``metadata``) with the database on ``connection``: the migration
+    that would take one to the other, none when they agree. With ``created_by`` (which app's
+    migrations made each table, and each enum type), one for each app that changed
+    (``conf.apps_of_tables``). Into
+    ``unwritten`` go the differences Alembic saw and could not compare or write, which it only
+    warns of (a computed column's changed expression, an expression index it cannot read back).
 
     The comparison runs through env.py without loading the migration files, which Alembic's
     own ``revision --autogenerate`` would import all of."""
@@ -157,13 +169,22 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
     found = []
 
     def compare(heads, context):
-        changes = detect(context, metadata or context.opts["target_metadata"], questioner, enums, scratch)
-        rendered = {}
-        if changes is not None:
-            script = ops.MigrationScript(None, changes.upgrade, changes.downgrade)
+        target = metadata or context.opts["target_metadata"]
+        changes = detect(context, target, questioner, enums, scratch)
+        if changes is None:
+            return []
+        tables = {}
+        if created_by is None:
+            parts = {None: changes}
+        else:
+            tables, types_of_apps = owners(settings, target, created_by)
+            parts = changes.by_app(tables, types_of_apps, settings.app_label)
+        for app, part in parts.items():
+            rendered = {}
             autogen = AutogenContext(context, opts={**context.opts, "render_item": render_boolean_default})
-            render._render_python_into_templatevars(autogen, script, rendered)
-        found.append((changes, rendered))
+            render._render_python_into_templatevars(autogen, part.script(), rendered)
+            needs = {tables.get(table) for table in part.references()} - {app, None} if app else ()
+            found.append(Part(app, part, rendered, tuple(sorted(needs))))
         return []
 
     with project_environment(config, scripts, fn=compare, dont_mutate=True), alembic_logs(), \
@@ -175,7 +196,20 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
             unwritten.append(str(warning.message))
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    return found[0]
+    return found
+
+
+def owners(settings: Settings, metadata: sa.MetaData, created_by: tuple[dict, dict]) -> tuple[dict, dict]:
+    """Whose each table and enum type is: a table the models have is the app's that defines
+    it, an enum type the app's of the first table that uses it; one they no longer have, the
+    app's whose migration created it."""
+    tables = {**created_by[0], **conf.apps_of_tables(settings, metadata)}
+    enums = {}
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, sa.Enum) and column.type.name:
+                enums.setdefault(column.type.name, tables[table.name])
+    return tables, {**created_by[1], **enums}
 
 
 def render_boolean_default(type_: str, item, autogen_context):

@@ -138,8 +138,8 @@ class Console:
 
     # makemigrations
 
-    def no_changes(self) -> None:
-        self.line("No changes detected")
+    def no_changes(self, app: str | None = None) -> None:
+        self.line(f"No changes detected in app '{app}'" if app else "No changes detected")
 
     def unwritten(self, difference: str) -> None:
         """A difference the comparison saw and makemigrations does not write, in Alembic's words."""

@@ -47,7 +47,7 @@ def scratch_database(url: URL, console: Console, cache: Path | None = None):
                 _keep(scratch, cache)
         return
     backend, name = url.get_backend_name(), f"manage_scratch_{uuid.uuid4().hex[:16]}"
-    with _on_server(url) as sql:
+    with on_server(url) as sql:
         _drop_leftovers(sql, backend, console)
         take, _ = _scratch_lock(backend, name)  # released as the connection closes, after the DROP
         sql(take)
@@ -67,7 +67,7 @@ def scratch_database(url: URL, console: Console, cache: Path | None = None):
 
 
 @contextmanager
-def _on_server(url: URL):
+def on_server(url: URL):
     """One AUTOCOMMIT connection for CREATE and DROP DATABASE and the scratch databases' locks,
     open for a scratch database's whole life since its lock lives as long as this connection:
     to the server's maintenance database (the user's own may not exist yet), or to the user's
@@ -76,7 +76,8 @@ def _on_server(url: URL):
     between statements, so that it outlives the ``asyncio.run`` of the work done meanwhile."""
     loop = asyncio.new_event_loop() if is_async(url) else None
     wait = loop.run_until_complete if loop else lambda result: result
-    maintenance = url.set(database="postgres" if url.get_backend_name() == "postgresql" else None)
+    # "" for none on MariaDB: URL.set(database=None) would leave the name as it is.
+    maintenance = url.set(database="postgres" if url.get_backend_name() == "postgresql" else "")
     try:
         for target in (maintenance, url):
             engine = create_engine(target, isolation_level="AUTOCOMMIT")
@@ -101,7 +102,7 @@ def _scratch_lock(backend: str, name: str) -> tuple[str, str]:
     """The statements that take (without waiting) and release the lock that says a scratch
     database's run is alive: a MariaDB ``GET_LOCK`` of its name (server-wide), or a PostgreSQL
     session advisory lock keyed by its 16 hex digits as a bigint (per database: owner and
-    cleaner both take it on the connection of ``_on_server``, so in the same database)."""
+    cleaner both take it on the connection of ``on_server``, so in the same database)."""
     if backend == "postgresql":
         key = int.from_bytes(bytes.fromhex(name[-16:]), "big", signed=True)
         return f"SELECT pg_try_advisory_lock({key})", f"SELECT pg_advisory_unlock({key})"

@@ -77,9 +77,10 @@ def test_startproject_then_the_django_cycle_on_sqlite(ok, tmp_path):
     assert ok(site, "python", "manage.py", "makemigrations", "--check") == ["No changes detected"]
     assert ok(site, "python", "manage.py", "migrate", "zero")[-1] == "  Unapplying 0001_initial... OK"
     assert "notes" not in tables(url)
-    # The plain alembic command and the project's own pytest-alembic tests see the same project.
+    # The plain alembic command and the project's own tests (pytest-alembic's, and one on the test
+    # database the migrations build) see the same project.
     assert "0001_initial" in ok(site, "alembic", "history")[-1]
-    assert "4 passed" in ok(site, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")[-1]
+    assert "5 passed" in ok(site, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")[-1]
 
 
 def test_startproject_refuses_a_name_python_has_and_a_folder_that_exists(in_venv, tmp_path):

@@ -66,7 +66,7 @@ def test_group_help_lists_the_commands_and_options(manage):
     listed = [line.split()[0] for line in lines(commands) if line.startswith("  ") and line.split()]
     assert sorted(listed) == ["check", "dbshell", "dumpdata", "fake", "flush", "help", "init", "inspectdb", "loaddata",
                               "makemigrations", "migrate", "shell", "showmigrations", "sqlflush", "sqlmigrate",
-                              "squashmigrations", "startproject"]
+                              "squashmigrations", "startapp", "startproject", "test"]
     for option in ("--env-file", "-v, --verbosity", "--traceback", "--no-color", "--force-color", "--skip-checks",
                    "--version", "-h, --help"):
         assert option in result.stdout

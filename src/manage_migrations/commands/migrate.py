@@ -24,7 +24,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     records = recorder.of(settings)
     files = migrations_of(settings)
     graph.single_head(files)
-    app, target = app_and_target(files, app, target, settings.app_label)
+    app, target = app_and_target(files, app, target, settings.app_labels)
 
     def steps_from(connection) -> MigratePlan:
         """Where the database stands and the steps to the target; with ``fake``, a recorded

@@ -16,9 +16,10 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
         graph.single_head(migrations)
     app_of = graph.apps(migrations)
     for app in apps:
-        if app != settings.app_label:  # the project's own app is listed, without migrations, as Django's
+        if app not in settings.app_labels:  # an installed app is listed, without migrations, as Django's
             app_and_target(migrations, app, None)
-    labels = apps or sorted(set(app_of.values())) or [settings.app_label]
+    labels = apps or sorted(set(app_of.values()) | (set(settings.app_labels) if settings.apps else set())) \
+        or [settings.app_label]
 
     def read(connection):
         records = recorder.of(settings)

@@ -25,7 +25,7 @@ def sqlmigrate(settings: Settings, console: Console, target: str, backwards: boo
     from manage_migrations.executor import run_steps
 
     migrations = migrations_of(settings)
-    app, _ = app_and_target(migrations, app, None, settings.app_label)
+    app, _ = app_and_target(migrations, app, None, settings.app_labels)
     revision = graph.find(target, migrations, app)
     url = database.database_url(settings)
     if url.get_backend_name() == "sqlite":

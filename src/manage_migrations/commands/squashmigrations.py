@@ -110,7 +110,7 @@ class Squash:
         labels = set(graph.apps(migrations).values())
         app, start, end = (names[0], None, names[1]) if len(names) == 2 and names[0] in labels else \
             (None, None, *names)[-3:]
-        app, _ = app_and_target(migrations, app, None, settings.app_label)
+        app, _ = app_and_target(migrations, app, None, settings.app_labels)
         end = graph.find(end, migrations, app)
         replaced = graph.squash_range(migrations, end, graph.find(start, migrations, app) if start else None)
         by_id, folder = {m.revision: m for m in migrations}, replaced_folder(settings)
@@ -193,7 +193,8 @@ def write(settings: Settings, console: Console, migrations: list[Migration], squ
             scratch.migrate_to(settings, connection, migrations, squash.parents + squash.depends_on)
             return alembic.autogenerate(settings, connection, questioner, lambda: source.NO_ENUM_TYPES, metadata=schema)
 
-        changes, rendered = database.run(before, compare)
+        found = database.run(before, compare)
+    changes, rendered = (found[0].changes, found[0].rendered) if found else (None, {})
     text = alembic.migration_text(settings, squash.revision, squash.parents,
                                   f"squashed {squash.replaced[0].revision} to {squash.end}", rendered,
                                   branch_labels=squash.branch_labels, depends_on=squash.depends_on)
@@ -428,14 +429,13 @@ def try_squashed(settings: Settings, squash: Squash, schema) -> None:
     def attempt(connection):
         scratch.migrate_to(settings, connection, migrations_of(settings), squash.parents + squash.depends_on)
         executor.try_migration(settings, connection, squash.revision, afterwards="Nothing was changed.")
-        changes, _ = alembic.autogenerate(settings, connection, AsReplaced(), lambda: source.NO_ENUM_TYPES, metadata=schema)
-        return changes
+        return alembic.autogenerate(settings, connection, AsReplaced(), lambda: source.NO_ENUM_TYPES, metadata=schema)
 
     with scratch.scratch_database(database.database_url(settings), Console(0)) as trial:
         differences = database.run(trial, attempt)
-    if differences is not None:
+    if differences:
         raise CommandError(f"The squashed migration {squash.revision} does not build what the migrations it replaces "
-                           f"build ({'; '.join(differences.phrases)}); nothing was changed.")
+                           f"build ({'; '.join(differences[0].changes.phrases)}); nothing was changed.")
 
 
 class Undo(list):

@@ -53,10 +53,11 @@ def target(directory: Path, source: Path, name: str) -> Path:
     return directory.joinpath(*parts)
 
 
-def check_name(name: str) -> None:
-    """Django's rules: an identifier, and not the name of a module Python already has."""
+def check_name(name: str, kind: str = "project") -> None:
+    """Django's rules for a project's or an app's name: an identifier, and not the name of a
+    module Python already has."""
     if not name.isidentifier() or keyword.iskeyword(name):
-        raise CommandError(f"'{name}' is not a valid project name. Please make sure the name is a valid identifier.")
+        raise CommandError(f"'{name}' is not a valid {kind} name. Please make sure the name is a valid identifier.")
     if importlib.util.find_spec(name) is not None:
-        raise CommandError(f"'{name}' conflicts with the name of an existing Python module and cannot be used as a "
-                           "project name. Please try another name.")
+        raise CommandError(f"'{name}' conflicts with the name of an existing Python module and cannot be used as "
+                           f"{'an' if kind == 'app' else 'a'} {kind} name. Please try another name.")

@@ -1,3 +1,4 @@
 .env
 db.sqlite3
+test_db*.sqlite3
 __pycache__/

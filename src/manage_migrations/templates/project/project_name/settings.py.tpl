@@ -11,6 +11,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 MODELS = "{{ project_name }}.models.base:Base"
 MODEL_PACKAGES = ["{{ project_name }}.models"]
 
+# The project's other apps, as Django's INSTALLED_APPS ('python manage.py startapp NAME' writes
+# one): the tables of each get a branch of migrations of their own, labelled with its name.
+APPS = []
+
 # The Alembic config, as the plain alembic command reads it (script_location = migrations/).
 ALEMBIC_CONFIG = "alembic.ini"
 
