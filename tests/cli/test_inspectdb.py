@@ -33,3 +33,24 @@ def test_inspectdb_of_named_tables(project_copy, run_manage, sqlite_url):
     unknown = run_manage(project_copy, "inspectdb", "nowhere", database_url=sqlite_url)
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("CommandError: No table nowhere in sqlite:///")
+
+
+def test_check_constraints_are_declared_by_the_name_the_convention_fills_in(project_copy, run_manage, database_url):
+    """The database names the CHECK ``ck_rooms_positive_beds`` (the convention's
+    ``ck_%(table_name)s_%(constraint_name)s``): the model declares ``positive_beds``, which the
+    convention makes the same name again, not ``ck_rooms_ck_rooms_positive_beds``."""
+    rooms = project_copy / "project" / "models" / "rooms.py"
+    rooms.write_text(rooms.read_text() + '\nimport sqlalchemy as sa\n\nRoom.__table__.append_constraint('
+                                         'sa.CheckConstraint("beds > 0", name="positive_beds"))\n')
+    assert run_manage(project_copy, "makemigrations", database_url=database_url).returncode == 0
+    assert run_manage(project_copy, "migrate", database_url=database_url).returncode == 0
+    written = run_manage(project_copy, "inspectdb", database_url=database_url)
+    assert written.returncode == 0, written.stderr
+    assert "name='positive_beds'" in written.stdout and "ck_rooms_ck_rooms" not in written.stdout
+
+    models = project_copy / "project" / "models"
+    for name in ("hotels", "rooms", "users"):
+        (models / f"{name}.py").unlink()
+    (models / "inspected.py").write_text(written.stdout)
+    checked = run_manage(project_copy, "makemigrations", "--check", database_url=database_url)
+    assert (checked.returncode, checked.stdout.splitlines()[-1]) == (0, "No changes detected"), checked.stderr
