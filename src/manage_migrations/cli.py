@@ -331,14 +331,16 @@ def squashmigrations(names, squashed_name, interactive):
 @click.option("--list", "-l", "plan", flag_value=False, default=False,
               help="Shows a list of all migrations and which are applied (the default).")
 @click.option("--plan", "-p", "plan", flag_value=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object, of the shape the README documents (format 1), for scripts and CI.")
 @database_option
 @common_options
-def showmigrations(app_labels, plan):
+def showmigrations(app_labels, plan, output_format):
     """Shows the migrations of each app (of APP_LABELS, when given) and whether they are applied
-    ([X]) or not ([ ]); -v 2 adds when."""
+    ([X]) or not ([ ]), and those whose file changed since they were applied; -v 2 adds when."""
     from manage_migrations.commands.showmigrations import showmigrations
 
-    showmigrations(settings(), console(), plan=plan, apps=app_labels)
+    showmigrations(settings(), console(), plan=plan, apps=app_labels, output_format=output_format)
 
 
 @cli.command(cls=TargetCommand)
@@ -355,17 +357,57 @@ def fake(app_label, target, lock_timeout):
 
 
 @cli.command()
-@click.argument("app_label", shell_complete=complete_target, metavar="[APP_LABEL] MIGRATION_NAME")
-@name_after_app_label("migration_name")
-@click.option("--backwards", is_flag=True, help="Creates SQL to unapply the migration, rather than to apply it.")
+@click.argument("migration_names", nargs=-1, shell_complete=complete_target)
+@lock_timeout_option
 @database_option
 @common_options
-def sqlmigrate(app_label, migration_name, backwards):
-    """Prints the SQL statements for the named migration, for the configured database."""
-    from manage_migrations.commands.sqlmigrate import sqlmigrate
+def repair(migration_names, lock_timeout):
+    """Records the applied migrations' files as they are now (of MIGRATION_NAMES, when given), once
+    an edit to an applied migration has been reviewed: showmigrations, migrate and check then stop
+    flagging it (Flyway's repair)."""
+    from manage_migrations.commands.repair import repair as record
 
+    record(settings(), console(), migration_names, lock_timeout)
+
+
+@cli.command()
+@click.argument("app_label", shell_complete=complete_target, metavar="[APP_LABEL] MIGRATION_NAME [TO]")
+@name_after_app_label("migration_name")
+@name_after_app_label("to")
+@click.option("--backwards", is_flag=True, help="Creates SQL to unapply the migration, rather than to apply it.")
+@click.option("--single-transaction", is_flag=True,
+              help="With a range (APP_LABEL FROM TO): no BEGIN and COMMIT of each migration, for psql -1.")
+@database_option
+@common_options
+def sqlmigrate(app_label, migration_name, to, backwards, single_transaction):
+    """Prints the SQL statements for the named migration, for the configured database; given
+    APP_LABEL FROM TO, those of the migrations after FROM up to TO, as migrate runs them."""
+    from manage_migrations.commands.sqlmigrate import sqlmigrate, sqlmigrate_range
+
+    if to is not None:
+        sqlmigrate_range(settings(), app_label, migration_name, to, backwards=backwards,
+                         single_transaction=single_transaction)
+        return
+    if single_transaction:
+        raise click.UsageError("--single-transaction is for a range: APP_LABEL FROM TO.")
     names = split_app_label(app_label, migration_name)
     sqlmigrate(settings(), console(), names["target"], backwards=backwards, app=names["app"])
+
+
+@cli.command()
+@click.argument("app_label", required=False, shell_complete=complete_target, metavar="[APP_LABEL] [MIGRATION_NAME]")
+@name_after_app_label("migration_name")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one document of the shape the README documents (format 1).")
+@database_option
+@common_options
+def lintmigrations(app_label, migration_name, output_format):
+    """Checks the migrations not yet applied to the configured database (of APP_LABEL), or
+    MIGRATION_NAME, for steps that break a rolling deploy, and on PostgreSQL for lock hazards
+    (squawk's rules): exits 1 when it finds any."""
+    from manage_migrations.commands.lintmigrations import lintmigrations as lint
+
+    lint(settings(), console(), output_format=output_format, **split_app_label(app_label, migration_name))
 
 
 @cli.command()
@@ -469,13 +511,16 @@ def dbshell():
 
 @cli.command()
 @click.option("--database", "databases", multiple=True, callback=only_default, metavar="ALIAS",
-              help="Also check the database (Django's: 'default'): fail when it is not at the latest migration.")
+              help="Also check the database (Django's: 'default'): fail when it is not at the latest migration, "
+                   "or differs from the schema its applied migrations build (drift).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one document on stdout (see the README's 'CI and deploys').")
 @common_options
-def check(databases):
+def check(databases, output_format):
     """Checks the migration files and models for problems, for CI: exits 1 when there are any."""
     from manage_migrations.commands.check import check
 
-    check(settings(), console(), with_database=bool(databases))
+    check(settings(), console(), with_database=bool(databases), output_format=output_format)
 
 
 @cli.command()

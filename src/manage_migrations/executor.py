@@ -147,7 +147,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 skip = fake or revision in faked
                 step.migration_fn = recorded(None if skip else step.migration_fn, connection, records, revision,
-                                             forward, wait, guard, lasting)
+                                             forward, wait, guard, lasting, script.path)
             signals.unanswered = unanswered(revision, forward, script.down_revision)
             console.step_started(revision, forward)
             started = time.perf_counter()
@@ -224,8 +224,10 @@ def unanswered(revision: str, forward: bool, down_revision) -> str:
 
 
 def recorded(migration_fn, connection, records: recorder.Recorder, revision: str, forward: bool,
-             lock_timeout: float | None = None, guard: "Guard | None" = None, lasting: Lasting | None = None):
-    """The step's work followed by its row in the history table, in the step's transaction;
+             lock_timeout: float | None = None, guard: "Guard | None" = None, lasting: Lasting | None = None,
+             path: str | None = None):
+    """The step's work followed by its row in the history table (with the checksum of the file
+    at ``path``), in the step's transaction;
     on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check. The work
     alone is watched by ``lasting``."""
 
@@ -239,7 +241,7 @@ def recorded(migration_fn, connection, records: recorder.Recorder, revision: str
         if migration_fn is not None:
             with lasting.watching(connection) if lasting else contextlib.nullcontext():
                 migration_fn(**kw)
-        records.record_step(connection, revision, forward)
+        records.record_step(connection, revision, forward, path)
 
     return run
 

@@ -34,6 +34,10 @@ DYNAMIC = {"globals", "vars", "locals", "exec", "eval", "setattr", "__dict__", "
 WORDS = re.compile(rb"\b(?:%s)\b|import\s+\*" % "|".join(sorted({*HEADER, *DYNAMIC})).encode())
 TEMPLATE_COMMENT = b"# revision identifiers, used by Alembic."  # in every file Alembic's template writes
 ILLEGAL_IN_REVISION = "@-+:"  # Alembic's: they would read as a target's syntax
+# Where a migration sits in the history: the top-level down_revision and depends_on (a value may
+# go on over lines that open with a space or a closing bracket) and the docstring's "Revises:"
+# line. squashmigrations rewrites them in the migrations after a squash; ``checksum`` leaves them out.
+POSITION = re.compile(rb"^(?:(?:down_revision|depends_on)\b[^\n]*(?:\n[ \t)\]}][^\n]*)*|Revises:[^\n]*)", re.M)
 
 
 def migration_files(folders: list[Path], sourceless: bool = False, recursive: bool = False) -> list[str]:
@@ -283,6 +287,20 @@ def fingerprint(env_py: Path, files: list[str], salt: str = "") -> str:
     for path in [env_py, *map(Path, files)]:
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
+
+
+def checksum(path) -> str | None:
+    """The sha256 of a migration file's source as recorded when it is applied (see
+    ``recorder``), normalised so that line endings (CRLF, CR) and whitespace at the end of the
+    file do not count: a checkout on Windows or an editor's final newline is not an edit. Nor
+    is where the migration sits in the history (``POSITION``), which changes nothing it runs.
+    None when the file cannot be read (gone since)."""
+    try:
+        source = Path(path).read_bytes()
+    except OSError:
+        return None
+    source = POSITION.sub(b"", source.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+    return hashlib.sha256(source.rstrip()).hexdigest()
 
 
 def migrations_of(settings) -> list[Migration]:

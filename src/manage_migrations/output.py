@@ -6,6 +6,7 @@ Django: 0 prints nothing on success, 1 is the default, 2 adds timings.
 import os
 import sys
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 import click
@@ -75,6 +76,11 @@ class Console:
     def nothing_to_apply(self) -> None:
         self.line("  No migrations to apply.")
 
+    def warning(self, text: str) -> None:
+        """What the run goes on despite, on stderr, out of what a script reads from stdout."""
+        if self.verbosity >= 1:
+            click.echo(click.style(f"Warning: {text}", fg="yellow"), err=True, color=self.color)
+
     def step_started(self, name: str, forward: bool) -> None:
         # At -v 3 the step's SQL follows on lines of its own.
         started = f"  {'Applying' if forward else 'Unapplying'} {name}..."
@@ -92,7 +98,8 @@ class Console:
 
     def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool]]]], record_now: dict | None = None,
                 record_after: dict | None = None) -> None:
-        """``migrate --plan``: each step's operations, those that destroy data marked. The answer
+        """``migrate --plan``: each step's operations, those that destroy data marked, and those
+        lintmigrations finds (an operation's optional third item: the rules it breaks). The answer
         the option exists to give, so printed at every verbosity, as Django's. A squashed
         migration is recorded in place of the last it replaces now, or after that one's step
         ({last: squashed})."""
@@ -101,8 +108,9 @@ class Console:
             self.line(f"  Record {squashed} in place of {last}", level=0)
         for name, forward, operations in steps:
             self.line(f"  {'Apply' if forward else 'Unapply'} {name}", level=0)
-            for phrase, destroys in operations:
+            for phrase, destroys, *rules in operations:
                 mark = click.style("  [destroys data]", fg="red", bold=True) if destroys else ""
+                mark += "".join(click.style(f"  [{rule}]", fg="yellow") for rule in (rules or [[]])[0])
                 self.line(f"    {phrase}{mark}", level=0)
             if forward and name in (record_after or {}):
                 self.line(f"  Record {record_after[name]} in place of {name}", level=0)
@@ -112,9 +120,10 @@ class Console:
     # showmigrations: each list in one write, not one flush per migration, at every verbosity
 
     def migration_list(self, groups: list[tuple[str, list[str]]], applied: set[str], dates: dict,
-                       unfinished: set[str] = frozenset(), squashed: dict | None = None) -> None:
+                       unfinished: set[str] = frozenset(), squashed: dict | None = None,
+                       changed: Collection[str] = frozenset()) -> None:
         """Each app's migrations under its label, as Django lists them; a squashed migration
-        with the number it replaces."""
+        with the number it replaces; an applied one whose file was edited since, marked."""
         lines = []
         for app, names in groups:
             lines.append(click.style(app, bold=True))
@@ -124,16 +133,17 @@ class Console:
                     lines.append(f" [!] {name} (started, not finished)")
                 else:
                     replaces = f" ({squashed[name]} squashed migrations)" if name in (squashed or {}) else ""
-                    lines.append(f" [{'X' if name in applied else ' '}] {name}{replaces}{when}")
+                    lines.append(f" [{'X' if name in applied else ' '}] {name}{replaces}{when}{edited(name, changed)}")
             if not names:
                 lines.append(" (no migrations)")
         self.line("\n".join(lines), level=0)
 
-    def migration_plan(self, names: list[str], parents: dict, applied: set[str]) -> None:
+    def migration_plan(self, names: list[str], parents: dict, applied: set[str],
+                       changed: Collection[str] = frozenset()) -> None:
         rows = []
         for name in names:  # what each needs, at -v 2 as in Django
             after = f" ... ({', '.join(parents[name])})" if parents[name] and self.verbosity >= 2 else ""
-            rows.append(f"[{'X' if name in applied else ' '}]  {name}{after}")
+            rows.append(f"[{'X' if name in applied else ' '}]  {name}{after}{edited(name, changed)}")
         self.line("\n".join(rows or ["(no migrations)"]), level=0)
 
     # makemigrations
@@ -167,6 +177,22 @@ class Console:
         """With --scriptable, each new file's path is all that goes to stdout."""
         if self.scriptable:
             click.echo(path)
+
+    # lintmigrations
+
+    def lint_findings(self, findings: list) -> None:
+        """What lintmigrations finds in a migration makemigrations just wrote, under its changes:
+        on a terminal, for the developer who wrote it (as migrate's notice of model changes);
+        scripts and CI run lintmigrations, whose exit status is the gate."""
+        if not sys.stdout.isatty():
+            return
+        for finding in findings:
+            self.line(click.style(f"  Warning: {finding}", fg="yellow"))
+
+
+def edited(name: str, changed: Collection[str]) -> str:
+    """showmigrations' mark of an applied migration whose file changed since it ran (checksums)."""
+    return click.style(" (changed since applied)", fg="yellow", bold=True) if name in changed else ""
 
 
 def display_path(path: Path) -> str:

@@ -8,17 +8,20 @@ nothing to do reads the version table and stops).
 """
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
 from manage_migrations import graph
 from manage_migrations.database import is_lock_wait, lock_holders
+from manage_migrations.loader import checksum
 from manage_migrations.output import CommandError, Console
 
 READ_LOCK_TIMEOUT = 5  # seconds a read of the version table waits behind another session's lock
 VERSION_TABLE = "alembic_version"  # Alembic's default
 # Django's migration names can be longer than the 32 characters Alembic gives its version column.
 VERSION_LENGTH = 255
+CHECKSUM = "checksum"  # the history's column for each file's digest when it was applied (loader.checksum)
 
 
 def record_tables(version_table: str = VERSION_TABLE) -> tuple[str, str]:
@@ -63,7 +66,8 @@ class Recorder:
             sa.PrimaryKeyConstraint("version_num", name=f"{version_table}_pkc"))
         self.history = sa.Table(
             history, metadata, sa.Column("revision", sa.String(VERSION_LENGTH), primary_key=True),
-            sa.Column("applied", sa.DateTime(timezone=True), nullable=False))
+            sa.Column("applied", sa.DateTime(timezone=True), nullable=False),
+            sa.Column(CHECKSUM, sa.String(64), nullable=True))  # None: applied before checksums were kept
         # Each row is written and committed before its migration runs, and deleted once it has committed.
         self.unfinished_table = sa.Table(
             unfinished, metadata, sa.Column("revision", sa.String(VERSION_LENGTH), primary_key=True),
@@ -139,34 +143,54 @@ class Recorder:
         connection.commit()
 
     def ensure_version_table(self, connection: sa.Connection) -> None:
-        """Make the version table (and our history table) hold names of up to 255 characters:
-        created so before Alembic would create it with 32, or widened where an older run made it.
-        SQLite does not enforce a VARCHAR's length, so only PostgreSQL and MariaDB are altered."""
+        """Bring tables an older run made to today's layout. The version table (and our history
+        table) hold names of up to 255 characters: created so before Alembic would create it
+        with 32, or widened where an older run made it (SQLite does not enforce a VARCHAR's
+        length, so only PostgreSQL and MariaDB are altered). A history table made before
+        checksums were kept gets their column, empty: those rows are never flagged."""
         self.version.create(connection, checkfirst=True)
-        if connection.dialect.name == "sqlite":
-            return
         inspector = sa.inspect(connection)
         for table, column in ((self.version, "version_num"), (self.history, "revision")):
-            if inspector.has_table(table.name, schema=self.schema):
-                length = next(c["type"].length for c in inspector.get_columns(table.name, schema=self.schema)
-                              if c["name"] == column)
-                if length is not None and length < VERSION_LENGTH:
-                    from alembic.operations import Operations  # env.py calls this: Alembic is loaded
-                    from alembic.runtime.migration import MigrationContext
+            if not inspector.has_table(table.name, schema=self.schema):
+                continue
+            columns = {c["name"]: c for c in inspector.get_columns(table.name, schema=self.schema)}
+            length = columns[column]["type"].length
+            if connection.dialect.name != "sqlite" and length is not None and length < VERSION_LENGTH:
+                alembic_operations(connection).alter_column(
+                    table.name, column, type_=sa.String(VERSION_LENGTH), existing_type=sa.String(length),
+                    existing_nullable=False, schema=self.schema)
+            if table is self.history and CHECKSUM not in columns:
+                alembic_operations(connection).add_column(table.name, sa.Column(CHECKSUM, sa.String(64)),
+                                                          schema=self.schema)
 
-                    Operations(MigrationContext.configure(connection)).alter_column(
-                        table.name, column, type_=sa.String(VERSION_LENGTH), existing_type=sa.String(length),
-                        existing_nullable=False, schema=self.schema)
+    def history_rows(self, connection: sa.Connection) -> dict[str, "Applied"]:
+        """When each applied migration ran and its file's checksum then, as far as manage.py
+        recorded them (a history table made before checksums were kept has no checksums)."""
+        rows, table = {}, self.history
+        if self.has(connection, table):
+            # A query that returns no row names the columns: cheaper than reflection (several queries on PostgreSQL).
+            nothing = sa.select(sa.text("*")).select_from(table).where(sa.false())
+            with_checksum = CHECKSUM in connection.execute(nothing).keys()
+            columns = [table.c.revision, table.c.applied] + ([table.c[CHECKSUM]] if with_checksum else [])
+            for revision, applied, *digest in connection.execute(sa.select(*columns)):
+                # In UTC, as Django shows them, whatever the session's time zone (SQLite keeps UTC).
+                applied = applied.astimezone(timezone.utc) if applied.tzinfo else applied.replace(tzinfo=timezone.utc)
+                rows[revision] = Applied(applied, digest[0] if digest else None)
+        connection.rollback()
+        return rows
+
+    def record_checksums(self, connection: sa.Connection, checksums: dict[str, str]) -> None:
+        """Record each migration's file as it is now (``repair``), in one transaction; the
+        column is added first where an older run made the table."""
+        self.ensure_version_table(connection)
+        table = self.history
+        for revision, digest in checksums.items():
+            connection.execute(table.update().where(table.c.revision == revision).values({CHECKSUM: digest}))
+        connection.commit()
 
     def applied_dates(self, connection: sa.Connection) -> dict:
         """When each applied migration ran, as far as manage.py recorded it."""
-        dates = {}
-        if self.has(connection, self.history):
-            for revision, applied in connection.execute(sa.select(self.history.c.revision, self.history.c.applied)):
-                # In UTC, as Django shows them, whatever the session's time zone (SQLite keeps UTC).
-                dates[revision] = applied.astimezone(timezone.utc) if applied.tzinfo else applied
-        connection.rollback()
-        return dates
+        return {revision: row.at for revision, row in self.history_rows(connection).items()}
 
     def unfinished(self, connection: sa.Connection) -> list[tuple[str, bool]]:
         """The migrations started and not finished, as ``(revision, forward)``: where DDL is not
@@ -200,12 +224,45 @@ class Recorder:
             console.line(f"  Recording {squashed} in place of {last}, which it replaces.")
             self.replace_version(connection, last, squashed)
 
-    def record_step(self, connection, revision: str, forward: bool) -> None:
-        """A step's row in the history, written in the step's own transaction."""
+    def record_step(self, connection, revision: str, forward: bool, path: str | None = None) -> None:
+        """A step's row in the history, written in the step's own transaction, with the checksum
+        of the file that ran (``path``), which showmigrations and check compare with it later."""
         if forward:
-            connection.execute(self.record_applied, {"revision": revision, "applied": datetime.now(timezone.utc)})
+            connection.execute(self.record_applied, {"revision": revision, "applied": datetime.now(timezone.utc),
+                                                     CHECKSUM: checksum(path) if path else None})
         else:
             connection.execute(self.record_unapplied, {"gone": revision})
+
+
+class Applied(NamedTuple):
+    """A row of the history: when a migration ran (in UTC) and its file's checksum then."""
+    at: datetime
+    checksum: str | None
+
+
+def changed_since_applied(migrations: list[graph.Migration], applied: set[str],
+                          rows: dict[str, Applied]) -> dict[str, Applied]:
+    """The applied migrations whose file is no longer the one that ran, with their row: an edit
+    the database never saw. A row without a checksum (written before they were kept) or a file
+    that cannot be read is never flagged."""
+    return {m.revision: rows[m.revision] for m in migrations
+            if m.revision in applied and m.revision in rows and rows[m.revision].checksum is not None
+            and checksum(m.path) not in (None, rows[m.revision].checksum)}
+
+
+def changed_message(revision: str, path: str, at: datetime) -> str:
+    """What migrate, check and the CI annotations say of a migration edited after it ran."""
+    return (f"Migration {revision} ({path}) has changed since it was applied on {at:%Y-%m-%d %H:%M:%S} UTC: the "
+            "database ran the earlier text. Put the change in a new migration, or, once the edit is reviewed, "
+            "run 'python manage.py repair' to record the file as it is now.")
+
+
+def alembic_operations(connection: sa.Connection):
+    """Alembic's operations on the connection, for the few changes our own tables need."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    return Operations(MigrationContext.configure(connection))
 
 
 def rolls_back_ddl(connection: sa.Connection) -> bool:

@@ -23,11 +23,13 @@ LITERAL_NAMES = {"Decimal": decimal.Decimal, "datetime": datetime}
 class Step(NamedTuple):
     """One operation of a migration's body: ``("add_column", "phone", "users")``. For
     makemigrations' fill of a NOT NULL column's rows, ``("fill", "phone", "users", "")``, with
-    the value it gives them."""
+    the value it gives them. ``line``: where the statement starts in the file (lintmigrations
+    points there)."""
     name: str
     subject: str | None
     on: str | None
     value: object = None
+    line: int | None = None
 
 
 def defined(tree: ast.Module, name: str) -> ast.FunctionDef | None:
@@ -60,7 +62,7 @@ def steps(path: str, forward: bool = True) -> list[Step]:
                 else:
                     visit(node.body, table, receivers)
             elif isinstance(node, ast.Expr) and (step := _step(node.value, table, receivers)):
-                found.append(step)
+                found.append(step._replace(line=node.lineno))
             else:  # if/for/while/try: every branch, handlers included
                 for block in ("body", "orelse", "finalbody"):
                     visit(getattr(node, block, []), table, receivers)
@@ -206,7 +208,7 @@ def operations(path: str, forward: bool = True) -> list[tuple[str, bool]]:
     """Each call of ``calls`` as ``("Remove column phone from users", destroys_data)``: enough
     for a reviewer reading a plan or a merge."""
     found = []
-    for name, subject, on, value in steps(path, forward):
+    for name, subject, on, value, _ in steps(path, forward):
         verb, preposition = WORDING.get(name, (name.replace("_", " ").capitalize(), "on"))
         renamed = f"to {value}" if name == "rename_column" else None
         found.append((" ".join(filter(None, [verb, subject, f"{preposition} {on}" if on else None, renamed])),

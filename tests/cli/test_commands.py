@@ -64,9 +64,10 @@ def test_group_help_lists_the_commands_and_options(manage):
     assert result.exit_code == 0, result.stderr
     commands = re.search(r"^Commands:\n(.*)", result.stdout, re.S | re.M).group(1)
     listed = [line.split()[0] for line in lines(commands) if line.startswith("  ") and line.split()]
-    assert sorted(listed) == ["check", "dbshell", "dumpdata", "fake", "flush", "help", "init", "inspectdb", "loaddata",
-                              "makemigrations", "migrate", "shell", "showmigrations", "sqlflush", "sqlmigrate",
-                              "squashmigrations", "startapp", "startproject", "test"]
+    assert sorted(listed) == ["check", "dbshell", "dumpdata", "fake", "flush", "help", "init", "inspectdb",
+                              "lintmigrations", "loaddata", "makemigrations", "migrate", "repair", "shell",
+                              "showmigrations", "sqlflush", "sqlmigrate", "squashmigrations", "startapp",
+                              "startproject", "test"]
     for option in ("--env-file", "-v, --verbosity", "--traceback", "--no-color", "--force-color", "--skip-checks",
                    "--version", "-h, --help"):
         assert option in result.stdout

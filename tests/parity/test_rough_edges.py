@@ -102,7 +102,7 @@ def test_the_plan_of_a_table_rename_names_both_tables(project_copy, run_manage, 
     assert "    ~ Rename table rooms to hotel_rooms" in made
 
     forward = succeeded(run_manage(project_copy, "migrate", "--plan", database_url=sqlite_url))
-    assert "    Rename table rooms to hotel_rooms" in forward
+    assert "    Rename table rooms to hotel_rooms  [renaming-table]" in forward
     succeeded(run_manage(project_copy, "migrate", database_url=sqlite_url))
     backward = succeeded(run_manage(project_copy, "migrate", "0004", "--plan", database_url=sqlite_url))
     assert backward[-1] == "    Rename table hotel_rooms to rooms"
@@ -207,7 +207,8 @@ def test_the_plan_words_the_one_off_default(project_copy, run_manage, phone_adde
     planned = succeeded(run_manage(project_copy, "migrate", "--plan", database_url=phone_added["start"]))
 
     assert planned[1:5] == ["  Apply 0005_users_phone", "    Add column phone to users",
-                            "    Fill column phone on users", "    Alter column phone on users"]
+                            "    Fill column phone on users",
+                            "    Alter column phone on users  [adding-not-nullable-field]"]
 
 
 def test_a_squash_after_the_table_fills_its_rows_as_the_replaced_migrations_did(project_copy, run_manage, tmp_path,

@@ -1,45 +1,106 @@
 """``check``: one command for CI that fails on what would fail a deploy."""
+from pathlib import Path
+from typing import NamedTuple
+
 from manage_migrations import graph
 from manage_migrations.commands.makemigrations import makemigrations
 from manage_migrations.conf import Settings
 from manage_migrations.loader import migrations_of
-from manage_migrations.output import CommandError, Console
+from manage_migrations.output import CommandError, Console, display_path
 
 MODEL_CHANGES = ("Your models have changes that are not yet reflected in a migration: "
                  "run 'python manage.py makemigrations'.")
 
 
-def check(settings: Settings, console: Console, with_database: bool = False) -> None:
+class Problem(NamedTuple):
+    """A problem's line, with its kind (``check --format json``), the file (and line) it names,
+    if any, and the lines printed under it (a drift's operations and what to do)."""
+    message: str
+    kind: str
+    file: str | None = None
+    line: int | None = None
+    details: tuple[str, ...] = ()
+
+
+def check(settings: Settings, console: Console, with_database: bool = False, output_format: str = "text") -> None:
     """One command for CI: the migration files agree, every one imports, the models have no
-    change without a migration, and (with ``with_database``) the database is at head."""
+    change without a migration, and (with ``with_database``) the database is at head and has
+    not drifted from what its applied migrations build."""
     from manage_migrations.migrations import AlembicCommandError, explain, import_errors
     from manage_migrations.questioner import Quit
 
-    problems = []
+    problems, drifted = [], []
     try:
         migrations = migrations_of(settings)
         heads = graph.single_head(migrations)
     except CommandError as exc:
-        problems.append(exc.message)
+        problems.append(Problem(exc.message, "migrations"))
     else:
-        problems += import_errors([m.path for m in migrations])
+        problems += [Problem(error, "migration_file", display_path(Path(m.path)))
+                     for m in migrations for error in import_errors([m.path])]
+        files_load = not problems
         try:
             if not problems and makemigrations(settings, Console(0), check=True, interactive=False):
-                problems.append(MODEL_CHANGES)
+                problems.append(Problem(MODEL_CHANGES, "models"))
         except Quit:  # a NOT NULL column with no default: a change all the same
-            problems.append(MODEL_CHANGES)
+            problems.append(Problem(MODEL_CHANGES, "models"))
         except (CommandError, AlembicCommandError) as exc:  # e.g. a models module that does not import
-            problems.append(explain(exc))
-        if not problems and with_database:
-            from manage_migrations import database, recorder
+            problems.append(Problem(explain(exc), "models"))
+        if files_load and with_database:
+            from manage_migrations import database, drift, recorder
 
-            state = database.run(database.database_url(settings), recorder.of(settings).current_state)
-            missing = graph.plan(migrations, state, heads)
-            if missing:
-                problems.append(f"The database is not at the latest migration: {len(missing)} to run "
-                                f"({', '.join(revision for revision, _ in missing)}).")
-    if problems:  # the verdict is what check exists to give: at every verbosity, as Django's
+            try:
+                state = database.run(database.database_url(settings), recorder.of(settings).current_state)
+                missing = graph.plan(migrations, state, heads)
+                if missing:
+                    problems.append(Problem(f"The database is not at the latest migration: {len(missing)} to run "
+                                            f"({', '.join(revision for revision, _ in missing)}).", "unapplied"))
+                problems += changed_since_applied(settings, migrations)
+                state, drifted = drift.differences(settings, migrations)
+                if drifted:
+                    problems.append(Problem(drift.summary(state, drifted), "drift", details=drift.details(drifted)))
+            except CommandError as exc:  # one it cannot connect to, or cannot build a scratch database for
+                problems.append(Problem(exc.message, "database"))
+    verdict(console, problems, drifted, output_format)
+
+
+def verdict(console: Console, problems: list[Problem], drifted: list, output_format: str) -> None:
+    """What check exists to give, at every verbosity, as Django's: each problem (the drift's
+    operations after its line), or the JSON document; and under GitHub Actions each problem also
+    as an annotation (with the lines under it), on stderr beside the JSON so that stdout stays
+    one document."""
+    from manage_migrations import machine
+
+    for problem in problems:  # under GitHub Actions only
+        message = " ".join([problem.message, *(line.strip() for line in problem.details)])
+        machine.annotation("error", machine.repository_path(problem.file), problem.line, message,
+                           err=output_format == "json")
+    if output_format == "json":
+        machine.dump("check", {"ok": not problems, "problems": [
+            {"kind": problem.kind, "message": problem.message, **({"file": problem.file} if problem.file else {})}
+            for problem in problems], "drift": [found._asdict() for found in drifted]})
+    else:
         for problem in problems:
-            console.line(problem, level=0)
+            console.line(problem.message, level=0)
+            for line in problem.details:
+                console.line(line, level=0)
+    if problems:
         raise CommandError(f"System check identified {len(problems)} issue{'s' if len(problems) > 1 else ''}.")
-    console.line("System check identified no issues.", level=0)
+    if output_format != "json":
+        console.line("System check identified no issues.", level=0)
+
+
+def changed_since_applied(settings: Settings, migrations: list[graph.Migration]) -> list[Problem]:
+    """The applied migrations whose file was edited after it ran (their checksums): the database
+    ran another text than the repository's. Each names its file, and is annotated on line 1."""
+    from manage_migrations import database, recorder
+
+    records = recorder.of(settings)
+    state, rows = database.run(database.database_url(settings),
+                               lambda connection: (records.current_state(connection), records.history_rows(connection)))
+    paths = {m.revision: display_path(Path(m.path)) for m in migrations}
+    problems = []
+    for revision, row in recorder.changed_since_applied(migrations, graph.applied(state, migrations), rows).items():
+        problems.append(Problem(recorder.changed_message(revision, paths[revision], row.at), "changed_since_applied",
+                                paths[revision], line=1))
+    return problems

@@ -199,6 +199,11 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
             if write:
                 alembic.write_migration(settings, path, text)
             console.new_migration(display_path(path), part.changes.phrases, after.app)
+            if write:  # lintmigrations' backend-neutral rules: warnings, the file is written all the same
+                from manage_migrations import lint
+
+                console.lint_findings(lint.lint(graph.Migration(revision, path=str(path)), after.app,
+                                                display_path(path)))
             if write and plan.replaced is not None:
                 Path(plan.replaced.path).unlink()
                 console.line(f"Deleted {display_path(Path(plan.replaced.path))}")

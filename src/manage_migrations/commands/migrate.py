@@ -4,11 +4,11 @@ from typing import NamedTuple
 
 import click
 
-from manage_migrations import graph, replaced, source
+from manage_migrations import graph, lint, replaced, source
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
-from manage_migrations.output import CommandError, Console
+from manage_migrations.output import CommandError, Console, display_path
 
 
 def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False,
@@ -80,6 +80,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             if not steps:
                 console.nothing_to_apply()
                 return bool(planned.unknown or planned.left or planned.record_now)
+            warn_changed(connection, records, history, console)
             faked = there_already(connection, history, steps) if fake_initial and not fake else frozenset()
             with database.durable_at_end(connection):
                 executor.run_plan(settings, connection, history, steps, console, fake, faked, planned.record_after,
@@ -96,7 +97,7 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                                                               recorder.rolls_back_ddl(connection)))
         if plan:
             by_id = {m.revision: m for m in planned.history}
-            console.planned([(revision, forward, source.operations(by_id[revision].path, forward))
+            console.planned([(revision, forward, lint.marked(by_id[revision].path, forward))
                              for revision, forward in planned.steps], planned.record_now,
                             {last: squashed.revision for last, squashed in planned.record_after.items()})
         return bool(planned.steps)
@@ -119,6 +120,22 @@ class MigratePlan(NamedTuple):
     left: list
     record_now: dict[str, str]
     record_after: dict[str, graph.Migration]
+
+
+def warn_changed(connection, records, history: list[graph.Migration], console: Console) -> None:
+    """A warning (and, under GitHub Actions, an annotation) for each applied migration whose file
+    changed since it ran, by its checksum. Only where migrations are about to run: with nothing to
+    do, migrate reads no file and no history, so that a deploy at head stays fast (check fails on
+    the same finding, and showmigrations marks it)."""
+    from manage_migrations import machine, recorder
+
+    rows = records.history_rows(connection)
+    applied = graph.applied(records.current_state(connection), history)
+    paths = {m.revision: display_path(Path(m.path)) for m in history}
+    for revision, row in recorder.changed_since_applied(history, applied, rows).items():
+        message = recorder.changed_message(revision, paths[revision], row.at)
+        console.warning(message)
+        machine.annotation("warning", machine.repository_path(paths[revision]), 1, message)
 
 
 def there_already(connection, migrations: list[graph.Migration], steps) -> frozenset:

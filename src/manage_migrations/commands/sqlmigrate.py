@@ -7,7 +7,7 @@ there is printed. The user's database is never opened.
 """
 import re
 
-from manage_migrations import graph
+from manage_migrations import graph, source
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
@@ -140,3 +140,129 @@ def literal(value) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     return repr(value)
+
+
+# A range: what migrate writes, for a DBA to run
+
+
+NOT_ATOMIC = ("-- {revision} is not atomic (atomic = False, or an autocommit block): it commits as it goes, so this "
+              "script cannot run in one transaction (psql -1).")
+
+
+def sqlmigrate_range(settings: Settings, app: str | None, start: str, end: str, backwards: bool = False,
+                     single_transaction: bool = False) -> None:
+    """Liquibase's ``update-sql``: the SQL that takes a database from ``start`` to ``end`` (from
+    ``end`` back to ``start`` with ``backwards``) as ``migrate`` takes it there, records included
+    (see ``write_range``), from Alembic's offline mode. PostgreSQL and MariaDB only: on SQLite a
+    migration's SQL depends on the tables it reads as it runs (see the module's docstring)."""
+    from manage_migrations import database
+
+    migrations = migrations_of(settings)
+    app, _ = app_and_target(migrations, app, None, settings.app_labels)
+    states = [graph.resolve(name, migrations, (), app)[0] for name in (start, end)]
+    before, after = reversed(states) if backwards else states
+    steps = graph.plan(migrations, before, after, app)
+    url = database.database_url(settings)
+    if url.get_backend_name() == "sqlite":
+        raise CommandError("The SQL of a range of migrations is written for PostgreSQL and MariaDB; on SQLite, "
+                           "ask for one migration at a time ('python manage.py sqlmigrate NAME').")
+    if not steps:
+        raise CommandError(f"No migration runs from {', '.join(before) or 'zero'} to {', '.join(after) or 'zero'}.")
+    not_atomic = [revision for revision, _ in steps if source.non_atomic(next(m.path for m in migrations
+                                                                            if m.revision == revision))]
+    if single_transaction and not_atomic:
+        raise CommandError(f"{not_atomic[0]} is not atomic: it commits as it goes, so the range cannot run in one "
+                           "transaction; leave out --single-transaction.")
+    header = [f"-- What 'python manage.py migrate' runs from {', '.join(before) or 'zero'} to {', '.join(after) or 'zero'}."]
+    if url.get_backend_name() == "postgresql":
+        header.append("-- Run it in one transaction with: psql -1 -v ON_ERROR_STOP=1 -f FILE" if single_transaction else
+                      "-- Each migration commits on its own, as migrate runs them: psql -v ON_ERROR_STOP=1 -f FILE")
+    write_range(settings, before, steps, set(not_atomic), single_transaction, header)
+
+
+def write_range(settings: Settings, before: tuple[str, ...], steps: list[tuple[str, bool]], not_atomic: set[str],
+                single_transaction: bool, header: list[str]) -> None:
+    """Alembic's offline SQL of the steps, with what ``migrate`` adds around them: first its
+    tables (the version table 255 wide, as ``recorder.ensure_version_table`` makes or widens
+    it; the history table), then each migration in its transaction (none with
+    ``single_transaction``, for ``psql -1``) with its history row written beside Alembic's
+    version row, as ``executor.recorded`` writes it."""
+    import sqlalchemy as sa
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationStep
+
+    from manage_migrations import recorder
+    from manage_migrations.migrations import alembic_config, alembic_logs, load_scripts, project_environment
+
+    scripts, records = load_scripts(settings), recorder.of(settings)
+
+    def alembic_steps(heads, context):
+        # MigrationContext._version (private) is the table Alembic's offline mode creates (32
+        # wide) and writes: migrate's own, 255 wide, in its place.
+        context._version = CreatedIfMissing(records.version)
+        context.impl.static_output("\n".join(header))
+        write = (lambda statement: context.execute(sa.text(str(statement.compile(
+            dialect=context.dialect, compile_kwargs={"literal_binds": True})))))
+        if heads:  # made by Alembic or an older manage.py: widened (a no-op where it is 255 already)
+            Operations(context).alter_column(records.version.name, "version_num", schema=records.schema,
+                                             type_=sa.String(recorder.VERSION_LENGTH), existing_nullable=False)
+        context.execute(sa.schema.CreateTable(records.history, if_not_exists=True))
+        if not_atomic or not recorder.rolls_back_ddl(context):  # migrate's record of a migration under way
+            context.execute(sa.schema.CreateTable(records.unfinished_table, if_not_exists=True))
+        applying = [revision for revision, forward in steps if forward]
+        if applying:  # rows the plain alembic command left behind for what it unapplied
+            write(records.history.delete().where(records.history.c.revision.in_(applying)))
+        for revision, forward in steps:
+            script = scripts.get_revision(revision)
+            if revision in not_atomic:
+                context.impl.static_output(NOT_ATOMIC.format(revision=revision))
+            step = (MigrationStep.upgrade_from_script if forward else MigrationStep.downgrade_from_script)(
+                scripts.revision_map, script)
+            step.migration_fn = with_history_row(step.migration_fn, write, records, revision, forward, script.path)
+            yield step
+
+    offline = dict(as_sql=True, starting_rev=before or None, destination_rev=steps[-1][0])
+    if single_transaction:
+        offline["transactional_ddl"] = False  # no BEGIN and COMMIT of Alembic's: psql -1 gives the one
+    with project_environment(alembic_config(settings, models=False), scripts, fn=alembic_steps, **offline), \
+            alembic_logs():
+        scripts.run_env()
+
+
+class CreatedIfMissing:
+    """The version table, which Alembic's offline mode creates before the first migration from
+    zero: created IF NOT EXISTS, as a database taken back to zero keeps it, empty."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __getattr__(self, name: str):
+        return getattr(self.table, name)
+
+    def create(self, bind, checkfirst: bool = False) -> None:
+        import sqlalchemy as sa
+
+        bind.execute(sa.schema.CreateTable(self.table, if_not_exists=True))
+
+
+def with_history_row(migration_fn, write, records, revision: str, forward: bool, path: str):
+    """The migration's SQL, then its history row as ``recorder.record_step`` writes it, dated
+    when the script runs. Under the migration's own name, which Alembic's running comment shows."""
+    import functools
+
+    import sqlalchemy as sa
+
+    from manage_migrations.loader import checksum
+    from manage_migrations.recorder import CHECKSUM
+
+    @functools.wraps(migration_fn)
+    def run(**kw):
+        migration_fn(**kw)
+        history = records.history
+        if forward:
+            write(history.insert().values({"revision": revision, "applied": sa.func.current_timestamp(),
+                                           **({CHECKSUM: checksum(path)} if CHECKSUM in history.c else {})}))
+        else:
+            write(history.delete().where(history.c.revision == revision))
+
+    return run
