@@ -87,6 +87,10 @@ def split_app_label(app_label: str | None, target: str | None) -> dict:
     return {"app": app_label, "target": target} if target is not None else {"app": None, "target": app_label}
 
 
+# Output for machines (manage_migrations.machine): the shapes are in the README's "CI and deploys".
+format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True, help="json: one JSON document on stdout, of the shape the README "
+                                                     "documents (format 1), for scripts and CI.")
 noinput_option = click.option("--noinput", "--no-input", "interactive", flag_value=False, default=True,
                               help="Tells Django-style commands to NOT prompt the user for input of any kind.")
 lock_timeout_option = click.option(
@@ -281,13 +285,14 @@ def makemigrations(app_label, name, empty, dry_run, check, merge, update, script
 @click.option("--plan", is_flag=True, help="Shows a list of the migration actions that will be performed.")
 @click.option("--check", "check_unapplied", is_flag=True, help="Exits with a non-zero status if unapplied migrations exist and does not actually apply migrations.")
 @click.option("--prune", is_flag=True, help="Delete nonexistent migrations from the manage_migrations table.")
+@format_option
 @noinput_option
 @lock_timeout_option
 @table_lock_timeout_option
 @database_option
 @common_options
-def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune, interactive, lock_timeout,
-            table_lock_timeout):
+def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune, output_format, interactive,
+            lock_timeout, table_lock_timeout):
     """Updates the database schema to TARGET: all migrations when omitted, `zero` for none.
 
     As in Django, APP_LABEL alone migrates one app (a branch label, or the project's app label
@@ -297,11 +302,13 @@ def migrate(app_label, target, fake, fake_initial, plan, check_unapplied, prune,
     """
     from manage_migrations.commands import migrate as command
 
+    if output_format == "json" and not plan:
+        raise click.UsageError("--format json is for --plan: a migration run says what it did in words.")
     if prune:
         return command.prune(settings(), console())
     pending = command.migrate(with_table_lock_timeout(table_lock_timeout), console(), fake=fake,
                                fake_initial=fake_initial, lock_timeout=lock_timeout, plan=plan, check=check_unapplied,
-                               **split_app_label(app_label, target))
+                               output_format=output_format, **split_app_label(app_label, target))
     if check_unapplied and pending:
         raise SystemExit(1)
     if not (pending or plan or check_unapplied or fake) and sys.stdout.isatty():  # a developer, not a deploy
@@ -331,8 +338,7 @@ def squashmigrations(names, squashed_name, interactive):
 @click.option("--list", "-l", "plan", flag_value=False, default=False,
               help="Shows a list of all migrations and which are applied (the default).")
 @click.option("--plan", "-p", "plan", flag_value=True, help="Shows all migrations in the order they will be applied, with their dependencies.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one JSON object, of the shape the README documents (format 1), for scripts and CI.")
+@format_option
 @database_option
 @common_options
 def showmigrations(app_labels, plan, output_format):
@@ -397,8 +403,7 @@ def sqlmigrate(app_label, migration_name, to, backwards, single_transaction):
 @cli.command()
 @click.argument("app_label", required=False, shell_complete=complete_target, metavar="[APP_LABEL] [MIGRATION_NAME]")
 @name_after_app_label("migration_name")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one document of the shape the README documents (format 1).")
+@format_option
 @database_option
 @common_options
 def lintmigrations(app_label, migration_name, output_format):
@@ -513,8 +518,7 @@ def dbshell():
 @click.option("--database", "databases", multiple=True, callback=only_default, metavar="ALIAS",
               help="Also check the database (Django's: 'default'): fail when it is not at the latest migration, "
                    "or differs from the schema its applied migrations build (drift).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one document on stdout (see the README's 'CI and deploys').")
+@format_option
 @common_options
 def check(databases, output_format):
     """Checks the migration files and models for problems, for CI: exits 1 when there are any."""

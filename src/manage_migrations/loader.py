@@ -43,7 +43,9 @@ POSITION = re.compile(rb"^(?:(?:down_revision|depends_on)\b[^\n]*(?:\n[ \t)\]}][
 def migration_files(folders: list[Path], sourceless: bool = False, recursive: bool = False) -> list[str]:
     """The files Alembic loads as migrations, in its order, which decides the order of sibling
     branches: folder by folder, names sorted as strings; a file reached twice (a symlink, a
-    folder listed twice) once; with ``sourceless``, compiled files whose source is gone."""
+    folder listed twice) once; with ``sourceless``, compiled files whose source is gone. Each
+    folder's real path is resolved once, and only a symlinked file on its own: resolving every
+    file walked its whole path again, thousands of system calls on each migrate."""
     pattern = SOURCELESS_FILE if sourceless else SOURCE_FILE
     found, seen = [], set()
     for top in map(Path, folders):
@@ -54,8 +56,11 @@ def migration_files(folders: list[Path], sourceless: bool = False, recursive: bo
             if sourceless and Path(root, "__pycache__").is_dir():
                 stems = {name.split(".")[0] for name in names}
                 paths += [p for p in sorted(Path(root, "__pycache__").iterdir()) if p.name.split(".")[0] not in stems]
+            links = {entry.name for entry in os.scandir(root) if entry.is_symlink()}  # no system call per file
+            real_root = Path(os.path.realpath(root))
             for path in paths:
-                real = path.resolve()
+                real = path.resolve() if path.name in links or path.parent.name == "__pycache__" \
+                    else real_root / path.name
                 match = pattern.match(real.name)
                 if real in seen or not match or sourceless and _has_source(real, match):
                     continue

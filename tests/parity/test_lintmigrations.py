@@ -203,3 +203,27 @@ def test_no_squawk_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(rules.shutil, "which", lambda name: None)
     with pytest.raises(CommandError, match=r"^squawk is not installed, .*pip install squawk-cli$"):
         rules.squawk_binary()
+
+
+def test_migrate_plan_as_json(at_head, run_manage, sqlite_url):
+    """``migrate --plan --format json``: one document on stdout, of the documented shape (kind
+    ``migrate_plan``), each operation with whether it destroys data and the rules it breaks;
+    ``--format json`` without ``--plan`` is a usage error, and nothing runs."""
+    project = at_head(sqlite_url)
+    write_migration(project, "0005_step", AFTER, "op.drop_column('users', 'full_name')")
+
+    shown = run_manage(project, "migrate", "--plan", "--format", "json", database_url=sqlite_url, env=NOT_IN_ACTIONS)
+
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    assert set(document) == {"format", "kind", "steps", "record_now"}
+    assert (document["format"], document["kind"], document["record_now"]) == (1, "migrate_plan", [])
+    [step] = document["steps"]
+    assert step == {"migration": "0005_step", "app": "project", "direction": "apply",
+                    "file": "migrations/versions/0005_step.py", "then_record": None,
+                    "operations": [{"operation": "Remove column full_name from users", "destroys_data": True,
+                                    "lint": ["ban-drop-column"]}]}
+    refused = run_manage(project, "migrate", "--format", "json", database_url=sqlite_url, env=NOT_IN_ACTIONS)
+    assert refused.returncode == 2 and "--format json is for --plan" in refused.stderr
+    shown = run_manage(project, "showmigrations", database_url=sqlite_url, env=NOT_IN_ACTIONS)
+    assert shown.stdout.splitlines()[-1] == " [ ] 0005_step"

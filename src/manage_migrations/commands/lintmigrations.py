@@ -2,8 +2,6 @@
 configured database has not applied (or the one named) are checked for steps that break the
 code still running during a rolling deploy, and on PostgreSQL for lock hazards (squawk's rules);
 see ``manage_migrations.lint``."""
-import os
-
 from manage_migrations import graph, lint, machine
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
@@ -33,11 +31,9 @@ def lintmigrations(settings: Settings, console: Console, app: str | None = None,
     else:
         for finding in findings:
             console.line(str(finding), level=0)
-    workspace = os.environ.get("GITHUB_WORKSPACE")  # the runner's paths are relative to the repository
     for finding in findings:  # under GitHub Actions only
-        path = os.path.relpath(by_id[finding.migration].path, workspace) if workspace else finding.file
-        machine.annotation("error", path, finding.line, f"{finding.rule}: {finding.message}. Safer: {finding.safer}.",
-                           err=output_format == "json")
+        machine.annotation("error", machine.repository_path(finding.file), finding.line,
+                           f"{finding.rule}: {finding.message}. Safer: {finding.safer}.", err=output_format == "json")
     if findings:
         raise CommandError(f"lintmigrations found {len(findings)} issue{'s' if len(findings) > 1 else ''} in "
                            f"{', '.join(dict.fromkeys(f.migration for f in findings))}.")

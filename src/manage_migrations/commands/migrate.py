@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import click
 
-from manage_migrations import graph, lint, replaced, source
+from manage_migrations import graph, replaced, source
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
@@ -13,7 +13,7 @@ from manage_migrations.output import CommandError, Console, display_path
 
 def migrate(settings: Settings, console: Console, target: str | None = None, fake: bool = False,
             lock_timeout: float = 300, plan: bool = False, check: bool = False, app: str | None = None,
-            fake_initial: bool = False) -> bool:
+            fake_initial: bool = False, output_format: str = "text") -> bool:
     """Django's migrate: bring the database to ``target`` (all heads when none), up or down,
     under the deploy lock so that concurrent deploys run each migration once; with ``app``,
     only that app's migrations (and what they need). With ``plan`` or ``check``, only say
@@ -96,13 +96,36 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
                                else recorder.unfinished_error(*planned.left[0], planned.history,
                                                               recorder.rolls_back_ddl(connection)))
         if plan:
+            from manage_migrations import lint
+
             by_id = {m.revision: m for m in planned.history}
-            console.planned([(revision, forward, lint.marked(by_id[revision].path, forward))
-                             for revision, forward in planned.steps], planned.record_now,
-                            {last: squashed.revision for last, squashed in planned.record_after.items()})
+            steps = [(revision, forward, lint.marked(by_id[revision].path, forward))
+                     for revision, forward in planned.steps]
+            record_after = {last: squashed.revision for last, squashed in planned.record_after.items()}
+            if output_format == "json":
+                plan_document(planned.history, steps, planned.record_now, record_after)
+            else:
+                console.planned(steps, planned.record_now, record_after)
         return bool(planned.steps)
 
     return database.run(database.database_url(settings), show if plan or check else apply)
+
+
+def plan_document(history: list[graph.Migration], steps: list, record_now: dict, record_after: dict) -> None:
+    """``migrate --plan --format json`` (kind ``migrate_plan``): each step in order, its app, file
+    and operations, each with whether it destroys data and the lintmigrations rules it breaks;
+    and the squashed migrations recorded in place of the last they replace."""
+    from manage_migrations import machine
+
+    by_id, app_of = {m.revision: m for m in history}, graph.apps(history)
+    machine.dump("migrate_plan", {
+        "steps": [{"migration": name, "app": app_of[name], "direction": "apply" if forward else "unapply",
+                   "file": display_path(Path(by_id[name].path)),
+                   "operations": [{"operation": phrase, "destroys_data": destroys, "lint": list(rules[0]) if rules else []}
+                                  for phrase, destroys, *rules in operations],
+                   "then_record": record_after.get(name) if forward else None}
+                  for name, forward, operations in steps],
+        "record_now": [{"squashed": squashed, "in_place_of": last} for last, squashed in record_now.items()]})
 
 
 class MigratePlan(NamedTuple):
