@@ -62,6 +62,18 @@ def mariadb_url():
 
 
 @pytest.fixture
+def other_postgres_url():
+    """A second fresh PostgreSQL database, for a test that compares two."""
+    yield from server_database(POSTGRES_SERVER, "postgres", drop_suffix=" WITH (FORCE)")
+
+
+@pytest.fixture
+def other_mariadb_url():
+    """A second fresh MariaDB database, for a test that compares two."""
+    yield from server_database(MARIADB_SERVER, "")
+
+
+@pytest.fixture
 def sql():
     """``sql(url, statement)``: one statement in a transaction of its own, committed; its rows
     as tuples, if it returns any."""

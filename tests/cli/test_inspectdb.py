@@ -10,6 +10,16 @@ def database_url(request):
                                     "mariadb": "mariadb_url"}[request.param])
 
 
+def models_instead(project, models_text: str, run_manage, database_url) -> tuple[int, str]:
+    """The sample's models replaced by ``models_text``: makemigrations --check's exit status and last line."""
+    models = project / "project" / "models"
+    for name in ("hotels", "rooms", "users"):
+        (models / f"{name}.py").unlink()
+    (models / "inspected.py").write_text(models_text)
+    checked = run_manage(project, "makemigrations", "--check", database_url=database_url)
+    return checked.returncode, (checked.stdout.splitlines() or [checked.stderr])[-1]
+
+
 def test_inspectdb_writes_models_that_match_the_database(project_copy, run_manage, database_url):
     assert run_manage(project_copy, "migrate", database_url=database_url).returncode == 0
     written = run_manage(project_copy, "inspectdb", database_url=database_url)
@@ -18,12 +28,7 @@ def test_inspectdb_writes_models_that_match_the_database(project_copy, run_manag
     assert "class Hotels(Base):" in written.stdout and "alembic_version" not in written.stdout
     assert "manage_migrations" not in written.stdout
 
-    models = project_copy / "project" / "models"
-    for name in ("hotels", "rooms", "users"):
-        (models / f"{name}.py").unlink()
-    (models / "inspected.py").write_text(written.stdout)
-    checked = run_manage(project_copy, "makemigrations", "--check", database_url=database_url)
-    assert (checked.returncode, checked.stdout.splitlines()[-1]) == (0, "No changes detected"), checked.stderr
+    assert models_instead(project_copy, written.stdout, run_manage, database_url) == (0, "No changes detected")
 
 
 def test_inspectdb_of_named_tables(project_copy, run_manage, sqlite_url):
@@ -48,9 +53,4 @@ def test_check_constraints_are_declared_by_the_name_the_convention_fills_in(proj
     assert written.returncode == 0, written.stderr
     assert "name='positive_beds'" in written.stdout and "ck_rooms_ck_rooms" not in written.stdout
 
-    models = project_copy / "project" / "models"
-    for name in ("hotels", "rooms", "users"):
-        (models / f"{name}.py").unlink()
-    (models / "inspected.py").write_text(written.stdout)
-    checked = run_manage(project_copy, "makemigrations", "--check", database_url=database_url)
-    assert (checked.returncode, checked.stdout.splitlines()[-1]) == (0, "No changes detected"), checked.stderr
+    assert models_instead(project_copy, written.stdout, run_manage, database_url) == (0, "No changes detected")

@@ -11,22 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 
-@pytest.fixture
-def other_postgres_url(postgres_url):
-    """A second database on the same server, beside the test's own, dropped afterwards."""
-    url = make_url(postgres_url)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"{url.database}_b"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-
-
 def libpq(url: str) -> str:
     """The URL as psql and pg_dump read it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -167,21 +151,6 @@ def test_refusals(project_copy, run_manage, sqlite_url, postgres_url):
     assert on_sqlite.returncode == 1 and on_sqlite.stderr.startswith("CommandError: ")
     assert nothing.returncode == 1 and nothing.stderr.startswith("CommandError: No migration runs from ")
     assert one_migration.returncode == 2  # a usage error: the flag is for a range
-
-
-@pytest.fixture
-def other_mariadb_url(mariadb_url):
-    url = make_url(mariadb_url)
-    admin = sa.create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
-    name = f"{url.database}_b"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
 
 
 def mariadb_client(url: str, *program: str, script=None) -> str:
