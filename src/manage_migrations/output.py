@@ -96,10 +96,10 @@ class Console:
     def sql(self, statement: str) -> None:
         self.line("\n".join(f"    {line}" for line in statement.strip().splitlines()), level=3)
 
-    def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool]]]], record_now: dict | None = None,
-                record_after: dict | None = None) -> None:
+    def planned(self, steps: list[tuple[str, bool, list[tuple[str, bool, list[str]]]]],
+                record_now: dict | None = None, record_after: dict | None = None) -> None:
         """``migrate --plan``: each step's operations, those that destroy data marked, and those
-        lintmigrations finds (an operation's optional third item: the rules it breaks). The answer
+        lintmigrations finds (an operation's third item: the rules it breaks). The answer
         the option exists to give, so printed at every verbosity, as Django's. A squashed
         migration is recorded in place of the last it replaces now, or after that one's step
         ({last: squashed})."""
@@ -108,9 +108,9 @@ class Console:
             self.line(f"  Record {squashed} in place of {last}", level=0)
         for name, forward, operations in steps:
             self.line(f"  {'Apply' if forward else 'Unapply'} {name}", level=0)
-            for phrase, destroys, *rules in operations:
+            for phrase, destroys, rules in operations:
                 mark = click.style("  [destroys data]", fg="red", bold=True) if destroys else ""
-                mark += "".join(click.style(f"  [{rule}]", fg="yellow") for rule in (rules or [[]])[0])
+                mark += "".join(click.style(f"  [{rule}]", fg="yellow") for rule in rules)
                 self.line(f"    {phrase}{mark}", level=0)
             if forward and name in (record_after or {}):
                 self.line(f"  Record {record_after[name]} in place of {name}", level=0)

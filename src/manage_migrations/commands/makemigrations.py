@@ -338,7 +338,7 @@ def notice_model_changes(settings: Settings, console: Console) -> None:
     except (CommandError, Quit):
         return
     if changed:
-        console.line(f"  Your models in app(s): {', '.join(repr(app) for app in changed)} have changes that are not yet reflected in a migration, "
-                     "and so won't be applied.")
+        console.line(f"  Your models in app(s): {', '.join(repr(app) for app in changed)} have changes that are not "
+                     "yet reflected in a migration, and so won't be applied.")
         console.line("  Run 'manage.py makemigrations' to make new migrations, and then re-run 'manage.py migrate' "
                      "to apply them.")

@@ -121,8 +121,8 @@ def plan_document(history: list[graph.Migration], steps: list, record_now: dict,
     machine.dump("migrate_plan", {
         "steps": [{"migration": name, "app": app_of[name], "direction": "apply" if forward else "unapply",
                    "file": display_path(Path(by_id[name].path)),
-                   "operations": [{"operation": phrase, "destroys_data": destroys, "lint": list(rules[0]) if rules else []}
-                                  for phrase, destroys, *rules in operations],
+                   "operations": [{"operation": phrase, "destroys_data": destroys, "lint": list(rules)}
+                                  for phrase, destroys, rules in operations],
                    "then_record": record_after.get(name) if forward else None}
                   for name, forward, operations in steps],
         "record_now": [{"squashed": squashed, "in_place_of": last} for last, squashed in record_now.items()]})
