@@ -12,6 +12,7 @@ Every pytest run of a Python with manage-migrations installed loads this module:
 nothing but pytest and the standard library, and does nothing until a test asks for one of its
 fixtures (or ``--create-db`` is given).
 """
+import importlib.util
 import os
 import pickle
 
@@ -23,13 +24,17 @@ WORKER_INPUT = "manage_migrations_settings"  # manage.py test's settings, for py
 
 
 def pytest_addoption(parser):
+    """``--reuse-db`` and ``--create-db`` are pytest-django's: where it is installed too (a team
+    moving from Django has both), its options are the ones read, which mean the same; adding
+    them twice would stop every pytest run."""
     group = parser.getgroup("manage_migrations", "test databases of manage-migrations")
-    group.addoption("--reuse-db", action="store_true",
-                    help="Keep the test database at the end and use it again next run, unless its migrations "
-                         "changed (Django's --keepdb).")
-    group.addoption("--create-db", action="store_true",
-                    help="Build the test database from the migrations again, its template included, even with "
-                         "--reuse-db.")
+    if importlib.util.find_spec("pytest_django") is None:
+        group.addoption("--reuse-db", action="store_true",
+                        help="Keep the test database at the end and use it again next run, unless its migrations "
+                             "changed (Django's --keepdb).")
+        group.addoption("--create-db", action="store_true",
+                        help="Build the test database from the migrations again, its template included, even with "
+                             "--reuse-db.")
     group.addoption("--manage-settings", metavar="MODULE",
                     help=f"The project's settings module, as 'mysite.settings' [default: the ini option "
                          f"{INI_OPTION}, else MANAGE_MIGRATIONS_SETTINGS].")

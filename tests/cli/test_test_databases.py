@@ -293,3 +293,25 @@ def test_django_s_options_become_pytest_s(monkeypatch, settings):
                                 obj=settings)
     assert result.exit_code == 0, result.output
     assert given == [["-v", "--reuse-db", "tests/x.py", "-k", "a or b", "-n", "2"]]
+
+
+PYTEST_DJANGO_OPTIONS = '''\
+def pytest_addoption(parser):
+    group = parser.getgroup("django")
+    group.addoption("--reuse-db", action="store_true", dest="reuse_db", default=False)
+    group.addoption("--create-db", action="store_true", dest="create_db", default=False)
+'''
+
+
+def test_beside_pytest_django_its_reuse_db_is_the_one_read(manage_test, site, sqlite_url):
+    """A team moving from Django has pytest-django installed too, which adds --reuse-db and
+    --create-db (here a stand-in with its options): they are not added twice (which would stop
+    every pytest run), and its --reuse-db keeps the test database as ours does."""
+    (site / "pytest_django").mkdir()
+    (site / "pytest_django" / "__init__.py").write_text(PYTEST_DJANGO_OPTIONS)
+
+    result, seen = manage_test(sqlite_url, "-p", "pytest_django", "--reuse-db")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(seen) == 4
+    assert (Path(make_url(sqlite_url).database).parent / f"{name_for_tests(sqlite_url)}.sqlite3").exists()
