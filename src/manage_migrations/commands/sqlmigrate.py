@@ -261,7 +261,7 @@ def with_history_row(migration_fn, write, records, revision: str, forward: bool,
         history = records.history
         if forward:
             write(history.insert().values({"revision": revision, "applied": sa.func.current_timestamp(),
-                                           **({CHECKSUM: checksum(path)} if CHECKSUM in history.c else {})}))
+                                           CHECKSUM: checksum(path)}))
         else:
             write(history.delete().where(history.c.revision == revision))
 
