@@ -50,14 +50,13 @@ class NoQuestions:
     ask_not_null_alteration = ask_not_null_addition
 
 
-def differences(settings: Settings, migrations: list[graph.Migration]) -> tuple[tuple[str, ...], list[Difference]]:
-    """The database's recorded revision, and how its schema differs from the one its applied
-    migrations build on a scratch database (none when they agree)."""
-    from manage_migrations import database, recorder, scratch, source
+def differences(settings: Settings, migrations: list[graph.Migration], state: tuple[str, ...]) -> list[Difference]:
+    """How the database's schema differs from the one its applied migrations (``state``, the
+    revision it records) build on a scratch database (none when they agree)."""
+    from manage_migrations import database, scratch, source
     from manage_migrations import migrations as alembic
 
     url = database.database_url(settings)
-    state = database.run(url, recorder.of(settings).current_state)
     with scratch.scratch_database(url, Console(0)) as scratch_url:
         if scratch_url is None:
             raise CommandError(f"Cannot compare {database.where(url)} with its migrations: this user cannot create "
@@ -67,7 +66,7 @@ def differences(settings: Settings, migrations: list[graph.Migration]) -> tuple[
         settings, connection, NoQuestions(), lambda: source.enum_types([m.path for m in graph.in_order(migrations)]),
         scratch=False, metadata=expected))
     phrases = [phrase for part in parts for phrase in part.changes.phrases]
-    return state, [Difference(phrase, STANDING.get(SYMBOLS.get(phrase.split()[0]), "differs")) for phrase in phrases]
+    return [Difference(phrase, STANDING.get(SYMBOLS.get(phrase.split()[0]), "differs")) for phrase in phrases]
 
 
 def built(settings: Settings, connection, migrations: list[graph.Migration], state: tuple[str, ...]):

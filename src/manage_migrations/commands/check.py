@@ -49,14 +49,16 @@ def check(settings: Settings, console: Console, with_database: bool = False, out
         if files_load and with_database:
             from manage_migrations import database, drift, recorder
 
+            records = recorder.of(settings)
             try:
-                state = database.run(database.database_url(settings), recorder.of(settings).current_state)
+                state, rows = database.run(database.database_url(settings), lambda connection: (
+                    records.current_state(connection), records.history_rows(connection)))
                 missing = graph.plan(migrations, state, heads)
                 if missing:
                     problems.append(Problem(f"The database is not at the latest migration: {len(missing)} to run "
                                             f"({', '.join(revision for revision, _ in missing)}).", "unapplied"))
-                problems += changed_since_applied(settings, migrations)
-                state, drifted = drift.differences(settings, migrations)
+                problems += changed_since_applied(migrations, state, rows)
+                drifted = drift.differences(settings, migrations, state)
                 if drifted:
                     problems.append(Problem(drift.summary(state, drifted), "drift", details=drift.details(drifted)))
             except CommandError as exc:  # one it cannot connect to, or cannot build a scratch database for
@@ -90,17 +92,14 @@ def verdict(console: Console, problems: list[Problem], drifted: list, output_for
         console.line("System check identified no issues.", level=0)
 
 
-def changed_since_applied(settings: Settings, migrations: list[graph.Migration]) -> list[Problem]:
-    """The applied migrations whose file was edited after it ran (their checksums): the database
-    ran another text than the repository's. Each names its file, and is annotated on line 1."""
-    from manage_migrations import database, recorder
+def changed_since_applied(migrations: list[graph.Migration], state: tuple[str, ...], rows: dict) -> list[Problem]:
+    """The applied migrations whose file was edited after it ran (their checksums, in the
+    history ``rows``): the database ran another text than the repository's. Each names its
+    file, and is annotated on line 1."""
+    from manage_migrations import recorder
 
-    records = recorder.of(settings)
-    state, rows = database.run(database.database_url(settings),
-                               lambda connection: (records.current_state(connection), records.history_rows(connection)))
     paths = {m.revision: display_path(Path(m.path)) for m in migrations}
-    problems = []
-    for revision, row in recorder.changed_since_applied(migrations, graph.applied(state, migrations), rows).items():
-        problems.append(Problem(recorder.changed_message(revision, paths[revision], row.at), "changed_since_applied",
-                                paths[revision], line=1))
-    return problems
+    return [Problem(recorder.changed_message(revision, paths[revision], row.at), "changed_since_applied",
+                    paths[revision], line=1)
+            for revision, row in recorder.changed_since_applied(migrations, graph.applied(state, migrations),
+                                                                rows).items()]
