@@ -9,6 +9,7 @@ above it), ignores a rule for that step on every backend.
 """
 import ast
 import contextlib
+import functools
 import io
 import json
 import os
@@ -187,9 +188,15 @@ def ignores(path: str) -> dict[int, set[str]]:
     return found
 
 
+@functools.lru_cache(maxsize=8)
+def parsed(path: str) -> ast.Module:
+    """A migration file's syntax tree, parsed once per run however many of its steps ask."""
+    return ast.parse(Path(path).read_bytes())
+
+
 def _call_at(path: str, step: source.Step) -> ast.Call | None:
     method = "alter_column" if step.name == "rename_column" else step.name
-    tree = ast.parse(Path(path).read_bytes())
+    tree = parsed(path)
     return next((node for node in ast.walk(tree) if isinstance(node, ast.Call) and node.lineno == step.line
                  and getattr(node.func, "attr", None) == method), None)
 
@@ -280,7 +287,7 @@ def step_line(path: str, steps: list[source.Step], origin: int, statement: str) 
     statement is about; else the line that was running."""
     candidates = [step for step in steps if step.line == origin]
     if not candidates:
-        blocks = [node for node in ast.walk(ast.parse(Path(path).read_bytes())) if isinstance(node, ast.With)
+        blocks = [node for node in ast.walk(parsed(path)) if isinstance(node, ast.With)
                   and node.lineno <= origin <= node.end_lineno]
         candidates = [step for step in steps for block in blocks[-1:] if block.lineno <= step.line <= block.end_lineno]
     kinds = {name for pattern, name in KINDS if pattern.search(statement)}
