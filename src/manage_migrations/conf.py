@@ -37,6 +37,7 @@ A project's ``manage.py`` names its settings module, as Django's names ``DJANGO_
     env.py computes them: manage.py reads env.py without running it.
 """
 import difflib
+import gc
 import importlib
 import os
 import sys
@@ -377,8 +378,16 @@ def load_models(settings: Settings, everything: bool = True):
         raise CommandError("The settings name no MODELS ('module:attribute' of a declarative base or a MetaData): "
                            "give the models' module and attribute.")
     if everything:
-        for package in (*settings.model_packages, *settings.apps):
-            import_all(package)
+        collecting = gc.isenabled()
+        gc.disable()  # the models' modules make objects that live as long as the run: no garbage to look for
+        try:
+            for package in (*settings.model_packages, *settings.apps):
+                import_all(package)
+        finally:
+            if not gc.get_freeze_count():  # once a process: later collections need not look through them again
+                gc.freeze()
+            if collecting:
+                gc.enable()
     found = resolve(settings.models, "MODELS")
     metadata = getattr(found, "metadata", found)
     if not isinstance(metadata, sa.MetaData):

@@ -5,7 +5,6 @@ Only commands that touch the database import this module (it imports SQLAlchemy)
 work of a command is a function of one synchronous Connection; ``run`` hands it one, also
 for async drivers (through ``run_sync``), so env.py and the migrations never see the difference.
 """
-import asyncio
 import importlib.util
 import re
 from contextlib import contextmanager
@@ -263,6 +262,8 @@ def run(url: URL, work, **engine_options):
     error of SQLite's names the file, which its own words do not (a read-only or locked file)."""
     engine = create_engine(url, **engine_options)
     if is_async(url):
+        import asyncio  # only for async drivers: its import costs every other command's start
+
         return asyncio.run(_run_async(engine, url, work))
     try:
         with _connected(engine, url) as connection:

@@ -1,7 +1,7 @@
-"""makemigrations never answers from a memory: whatever the models read (a settings constant,
-an environment variable, a data file) is seen at once. The only thing it keeps is the SQLite
-scratch database at head, under a key of the migration files and library versions; one that
-is broken is built again. Through ``python manage.py``, on SQLite."""
+"""Whatever the models read (a settings constant, an environment variable, a data file) is seen
+at once, also after a clean comparison makemigrations remembers (see test_clean_comparisons).
+The SQLite scratch database at head is kept under a key of the migration files and library
+versions; one that is broken is built again. Through ``python manage.py``, on SQLite."""
 import glob
 import os
 

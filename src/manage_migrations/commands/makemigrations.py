@@ -167,11 +167,19 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
 
     On SQLite the scratch database is kept in the cache for the next run, under a key of the
     migration files and the library versions that built it; after a successful try it is at
-    the new heads, and is kept under the new files' key."""
-    from manage_migrations import database, recorder, scratch
-    from manage_migrations import migrations as alembic
+    the new heads, and is kept under the new files' key. A comparison with it that found
+    nothing is remembered (``clean_comparisons``): the same inputs again are answered from
+    there, without loading Alembic."""
+    from manage_migrations import clean_comparisons
 
     migrations = plan.migrations
+    files = [m.path for m in migrations]
+    clean_key = clean_comparisons.key(settings, models_if_they_load(settings), files) \
+        if plan.replaced is None and unwritten is not None else None
+    if clean_comparisons.known(settings, clean_key):
+        return []
+    from manage_migrations import database, recorder, scratch
+    from manage_migrations import migrations as alembic
 
     def compare(connection):
         if scratch_url is not None:
@@ -188,8 +196,8 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
         if scratch_url is None and set(database.run(url, recorder.of(settings).current_state)) != set(heads):
             raise CommandError("The database is not at the latest migration, so makemigrations "
                                "cannot compare with it: run migrate first, or allow this user to create databases.")
-        parts = [part for part in database.run(scratch_url or url, compare)
-                 if plan.app is None or not plan.split or part.app == plan.app]
+        found = database.run(scratch_url or url, compare)
+        parts = [part for part in found if plan.app is None or not plan.split or part.app == plan.app]
         for part in in_dependency_order(parts, settings.app_label):
             after = plan.after(part.app if plan.split else plan.app, part.needs)
             revision = plan.revision(after, part.changes.fragments)
@@ -214,7 +222,22 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
                 try_new_migration(settings, console, scratch_url, kept, plan.migrations, before, revision)
     if write and kept is not None and written and scratch_url is not None:
         cache.move(kept, scratch.kept_file(settings, url, graph.heads(plan.migrations)))
+    if not found and not unwritten and kept is not None:
+        clean_comparisons.remember(settings, clean_key, [str(settings.migrations_dir / "env.py"), *files, str(kept)])
     return written
+
+
+def models_if_they_load(settings: Settings):
+    """The models' MetaData, as ``MODELS`` names it; None when it does not load (the full
+    comparison then says why, in its own words)."""
+    from manage_migrations.conf import load_models
+
+    if not settings.models:
+        return None
+    try:
+        return load_models(settings)
+    except CommandError:
+        return None
 
 
 def try_new_migration(settings: Settings, console: Console, scratch_url, kept, migrations, heads, revision) -> None:

@@ -1,0 +1,171 @@
+"""What makemigrations remembers of the comparisons that found nothing to do, so that the next
+one with the same inputs (``makemigrations --check`` in a pre-commit hook, ``check`` in CI)
+answers "No changes detected" without loading Alembic, reflecting the scratch database and
+comparing: the answer a full comparison gives, at the cost of importing the models.
+
+An entry is stored only after a full comparison with SQLite's kept scratch database found no
+change at all, under a key of everything its answer can depend on: a canonical text of the
+models' MetaData as imported now (every table, column, type and its state, default, computed
+and identity column, comment, constraint and index, the naming convention, dialect options),
+the settings, the Python and SQLite versions and the migration files' names. With the entry go
+the stamps of env.py, of every migration file, of the scratch database and of every module
+loaded by the end of that comparison (env.py's hooks and what they import, the modules of the
+models' types, the libraries, this package): any of them touched since, and the comparison
+runs in full again. A MetaData with anything that has no stable text is never answered from
+here.
+"""
+import hashlib
+import sys
+import sysconfig
+from pathlib import Path
+
+from manage_migrations import cache
+
+NAME = "clean-comparisons.json"
+KEPT = 16  # entries, the newest last: a few branches' worth
+
+
+def key(settings, metadata, migration_files: list[str]) -> str | None:
+    """The key of a comparison of ``metadata`` with what ``migration_files`` build; None when
+    there is none to give (no cache, or a MetaData without a canonical text)."""
+    import sqlite3  # the scratch database's SQLite, whose version decides what reflection reads
+
+    text = schema_text(metadata) if settings.cache_dir is not None and metadata is not None else None
+    if text is None:
+        return None
+    digest = hashlib.sha256()
+    for part in (text, repr(settings), sys.version, sqlite3.sqlite_version, *sorted(migration_files)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def known(settings, key: str | None) -> bool:
+    """Whether a full comparison under ``key`` found nothing, and no file it read or loaded
+    changed since."""
+    entry = cache.load(settings.cache_dir, NAME).get(key) if key else None
+    return isinstance(entry, dict) and bool(entry) and all(cache.stamp(path) == stamp for path, stamp in entry.items())
+
+
+def remember(settings, key: str | None, read: list[str]) -> None:
+    """After a full comparison that found no change: its key, with the stamps of the files it
+    ``read`` (env.py, the migration files, the scratch database) and of every module loaded by now."""
+    if key is None:
+        return
+    stamps = {path: cache.stamp(path) for path in sorted(loaded_files() | set(read))}
+    if None in stamps.values():  # a file gone already: nothing to vouch for
+        return
+    entries = cache.load(settings.cache_dir, NAME)
+    entries.pop(key, None)
+    entries[key] = stamps
+    cache.save(settings.cache_dir, NAME, dict(list(entries.items())[-KEPT:]))
+
+
+def loaded_files() -> set[str]:
+    """The file of every module loaded now, but Python's own library (the Python version is in
+    the key): the project's, its libraries', this package's."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    files = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and not path.startswith(stdlib):
+            files.add(path)
+    return files
+
+
+def schema_text(metadata) -> str | None:
+    """Every part of the MetaData that autogenerate can compare, the tables in name order;
+    None when some part has no stable text (its ``repr`` names a memory address, or its SQL
+    cannot be written with its values)."""
+    try:
+        text = "\n".join(schema_lines(metadata))
+    except Exception:  # whatever cannot be described is compared in full
+        return None
+    return None if " at 0x" in text else text
+
+
+def schema_lines(metadata) -> list[str]:
+    lines = [f"convention {describe(sorted(metadata.naming_convention.items(), key=str))}",
+             f"schema {metadata.schema!r}",
+             f"sequences {sorted(metadata._sequences)!r}"]
+    for name, table in sorted(metadata.tables.items()):
+        lines.append(f"table {name} {table.comment!r} {options(table)}")
+        for column in table.columns:
+            lines.append(f"  column {column.key} {column.name} {type_text(column.type)} nullable={column.nullable} "
+                         f"pk={column.primary_key} autoincrement={column.autoincrement!r} unique={column.unique} "
+                         f"index={column.index} server_default={default_text(column.server_default)} "
+                         f"server_onupdate={default_text(column.server_onupdate)} "
+                         f"default={default_text(column.default)} computed={default_text(column.computed)} "
+                         f"identity={default_text(column.identity)} comment={column.comment!r} {options(column)} "
+                         f"{sorted(constraint_text(constraint) for constraint in column.constraints)}")
+        lines += sorted(f"  constraint {constraint_text(constraint)}" for constraint in table.constraints)
+        lines += sorted(f"  index {index_text(index)}" for index in table.indexes)
+    return lines
+
+
+def describe(value) -> str:
+    """A value's stable text: a callable by its qualified name (its module's file is stamped),
+    anything else by its ``repr``."""
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(describe(item) for item in value) + "]"
+    return repr(value)
+
+
+def options(item) -> str:
+    """The dialect options (``postgresql_using=...``) of a table, column, constraint or index."""
+    return describe(sorted(item.dialect_kwargs.items()))
+
+
+def type_text(type_) -> str:
+    """A type's class and its state: every public attribute (the length, the enum's values and
+    name, a TypeDecorator's impl, a variant's types)."""
+    state = {name: value for name, value in vars(type_).items()
+             if name != "dispatch" and (not name.startswith("_") or name in ("_variant_mapping", "_enums_argument"))}
+    parts = [f"{type(type_).__module__}.{type(type_).__qualname__}", repr(type_)]
+    for name, value in sorted(state.items()):
+        if hasattr(value, "_variant_mapping") or name == "impl":  # a type inside a type
+            parts.append(f"{name}={type_text(value) if not isinstance(value, type) else describe(value)}")
+        elif name == "_variant_mapping":
+            parts.append(f"{name}={describe(sorted((k, type_text(v)) for k, v in value.items()))}")
+        else:
+            parts.append(f"{name}={describe(value)}")
+    return "(" + " ".join(parts) + ")"
+
+
+def default_text(default) -> str:
+    """A server default, computed or identity column, or Python default, as its SQL or value."""
+    if default is None:
+        return "None"
+    arg = getattr(default, "arg", getattr(default, "sqltext", None))
+    state = {name: value for name, value in vars(default).items()
+             if not name.startswith("_") and name not in ("arg", "sqltext", "column", "parent", "dispatch")}
+    return f"{type(default).__name__}({sql_text(arg)} {describe(sorted(state.items()))})"
+
+
+def sql_text(value) -> str:
+    """A SQL expression as the default dialect writes it, its values in place; a plain value
+    by its ``repr``."""
+    if hasattr(value, "compile"):
+        return f"sql:{value.compile(compile_kwargs={'literal_binds': True})}"
+    return describe(value)
+
+
+def constraint_text(constraint) -> str:
+    """A constraint's kind, name, columns, and what its kind adds (the CHECK's SQL, the
+    foreign key's targets and rules)."""
+    parts = [type(constraint).__name__, str(constraint.name), describe([c.key for c in constraint.columns]),
+             f"deferrable={constraint.deferrable!r}", f"initially={constraint.initially!r}",
+             f"comment={getattr(constraint, 'comment', None)!r}", options(constraint)]
+    if hasattr(constraint, "sqltext"):
+        parts.append(sql_text(constraint.sqltext))
+    if hasattr(constraint, "elements"):
+        parts += [describe([(e.parent.key, e.target_fullname) for e in constraint.elements]),
+                  f"ondelete={constraint.ondelete!r}", f"onupdate={constraint.onupdate!r}",
+                  f"match={constraint.match!r}", f"use_alter={constraint.use_alter!r}"]
+    return " ".join(parts)
+
+
+def index_text(index) -> str:
+    return " ".join([str(index.name), f"unique={index.unique}", describe([sql_text(e) for e in index.expressions]),
+                     options(index)])
