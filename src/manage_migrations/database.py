@@ -16,11 +16,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from manage_migrations import signals
+from manage_migrations.direct import CONNECT_TIMEOUT, KEEPALIVES
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
 
-CONNECT_TIMEOUT = 10
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}  # libpq's
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 

@@ -29,6 +29,8 @@ class Migration:
     replaces: tuple[str, ...] = ()  # a squashed migration's: the migrations it stands for, oldest first
     # The app of a migration that no branch label reaches: the project's (Django's app label).
     app_label: str = field(default=APP_LABEL, compare=False)
+    # The file's loader.checksum as the index last read it (None: not read), for showmigrations and check.
+    checksum: str | None = field(default=None, compare=False)
 
     @property
     def needs(self) -> tuple[str, ...]:

@@ -48,24 +48,26 @@ def migration_files(folders: list[Path], sourceless: bool = False, recursive: bo
     file walked its whole path again, thousands of system calls on each migrate."""
     pattern = SOURCELESS_FILE if sourceless else SOURCE_FILE
     found, seen = [], set()
-    for top in map(Path, folders):
-        for root, dirs, names in os.walk(top) if top.is_dir() else ():
-            if Path(root).name.endswith("__pycache__"):
+    for top in map(str, folders):  # strings, not Paths: a Path per file costs more than its stat
+        for root, dirs, names in os.walk(top) if os.path.isdir(top) else ():
+            if root.endswith("__pycache__"):
                 continue
-            paths = [Path(root, name) for name in sorted(names)]
-            if sourceless and Path(root, "__pycache__").is_dir():
+            paths = [os.path.join(root, name) for name in sorted(names)]
+            compiled = os.path.join(root, "__pycache__")
+            if sourceless and os.path.isdir(compiled):
                 stems = {name.split(".")[0] for name in names}
-                paths += [p for p in sorted(Path(root, "__pycache__").iterdir()) if p.name.split(".")[0] not in stems]
+                paths += [os.path.join(compiled, name) for name in sorted(os.listdir(compiled))
+                          if name.split(".")[0] not in stems]
             links = {entry.name for entry in os.scandir(root) if entry.is_symlink()}  # no system call per file
-            real_root = Path(os.path.realpath(root))
+            real_root = os.path.realpath(root)
             for path in paths:
-                real = path.resolve() if path.name in links or path.parent.name == "__pycache__" \
-                    else real_root / path.name
-                match = pattern.match(real.name)
-                if real in seen or not match or sourceless and _has_source(real, match):
+                folder, name = os.path.split(path)
+                real = os.path.realpath(path) if name in links or folder == compiled else os.path.join(real_root, name)
+                match = pattern.match(os.path.basename(real))
+                if real in seen or not match or sourceless and _has_source(Path(real), match):
                     continue
                 seen.add(real)
-                found.append(str(real))
+                found.append(real)
             if not recursive:
                 break
             dirs.sort()
@@ -218,9 +220,9 @@ def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourcele
     """Every migration in the folders, in Alembic's load order; two files with one revision id,
     a label used twice, or a name no file has are errors naming them.
 
-    With ``cache_dir``, what each file declares is kept in ``index.json`` there, under the
-    file's path, size, inode and change times: a file that was added, removed, edited or
-    replaced is read again, so the cache never answers for a file that changed."""
+    With ``cache_dir``, what each file declares, and its checksum, are kept in ``index.json``
+    there, under the file's path, size, inode and change times: a file that was added, removed,
+    edited or replaced is read again, so the cache never answers for a file that changed."""
     cached = cache.load(cache_dir, "index.json")
     fresh = {}
     headers = []
@@ -231,29 +233,29 @@ def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourcele
             header = Header(entry["revision"], **{name: tuple(entry[name]) for name in HEADER[1:]})
         else:
             header = read_migration(Path(path))
-            entry = {"stamp": stamp, "revision": header.revision,
+            entry = {"stamp": stamp, "revision": header.revision, "checksum": checksum(path),
                      **{name: list(getattr(header, name)) for name in HEADER[1:]}}
         fresh[path] = entry
         name = os.path.basename(path)
         if header.revision in seen:
             raise CommandError(f"Revision '{header.revision}' is declared by two files: {seen[header.revision]} and {name}.")
         seen[header.revision] = name
-        headers.append((header, path))
+        headers.append((header, path, entry["checksum"]))
     declares = {}  # branch label: the revision that declares it
-    for header, path in headers:
+    for header, _, _ in headers:
         for label in header.branch_labels:
             if label in declares or label in seen:
                 raise CommandError(f"Branch name '{label}' in revision {header.revision} already used by revision "
                                    f"{declares.get(label, label)}.")
             declares[label] = header.revision
     migrations = []
-    for header, path in headers:
+    for header, path, digest in headers:
         for parent in header.down_revision + tuple(name for name in header.depends_on if name not in declares):
             if parent not in seen:
                 raise CommandError(f"Migration {header.revision} depends on '{parent}', which no migration file has.")
         depends_on = tuple(dict.fromkeys(declares.get(name, name) for name in header.depends_on))
         migrations.append(Migration(header.revision, header.down_revision, path, depends_on, header.branch_labels,
-                                    header.replaces, app_label))
+                                    header.replaces, app_label, digest))
     no_cycles(migrations)
     if fresh != cached:
         cache.save(cache_dir, "index.json", fresh)
@@ -281,6 +283,7 @@ def no_cycles(migrations: list[Migration]) -> None:
 def is_entry(entry) -> bool:
     """Whether a cached entry has the shape ``read_migrations`` writes (a cache file may hold anything)."""
     return (isinstance(entry, dict) and isinstance(entry.get("revision"), str) and isinstance(entry.get("stamp"), list)
+            and isinstance(entry.get("checksum", 0), (str, type(None)))
             and all(isinstance(entry.get(name), list) and all(isinstance(item, str) for item in entry[name])
                     for name in HEADER[1:]))
 

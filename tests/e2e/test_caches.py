@@ -1,5 +1,5 @@
 """Whatever the models read (a settings constant, an environment variable, a data file) is seen
-at once, also after a clean comparison makemigrations remembers (see test_clean_comparisons).
+at once, also after a clean comparison makemigrations remembers (see test_clean_checks).
 The SQLite scratch database at head is kept under a key of the migration files and library
 versions; one that is broken is built again. Through ``python manage.py``, on SQLite."""
 import glob

@@ -26,7 +26,6 @@ def check(settings: Settings, console: Console, with_database: bool = False, out
     """One command for CI: the migration files agree, every one imports, the models have no
     change without a migration, and (with ``with_database``) the database is at head and has
     not drifted from what its applied migrations build."""
-    from manage_migrations.migrations import AlembicCommandError, explain, import_errors
     from manage_migrations.questioner import Quit
 
     problems, drifted = [], []
@@ -36,15 +35,18 @@ def check(settings: Settings, console: Console, with_database: bool = False, out
     except CommandError as exc:
         problems.append(Problem(exc.message, "migrations"))
     else:
-        problems += [Problem(error, "migration_file", display_path(Path(m.path)))
-                     for m in migrations for error in import_errors([m.path])]
+        problems += import_problems(settings, migrations)
         files_load = not problems
         try:
             if not problems and makemigrations(settings, Console(0), check=True, interactive=False):
                 problems.append(Problem(MODEL_CHANGES, "models"))
         except Quit:  # a NOT NULL column with no default: a change all the same
             problems.append(Problem(MODEL_CHANGES, "models"))
-        except (CommandError, AlembicCommandError) as exc:  # e.g. a models module that does not import
+        except Exception as exc:  # e.g. a models module that does not import
+            from manage_migrations.migrations import AlembicCommandError, explain  # Alembic: only when needed
+
+            if not isinstance(exc, (CommandError, AlembicCommandError)):
+                raise
             problems.append(Problem(explain(exc), "models"))
         if files_load and with_database:
             from manage_migrations import database, drift, recorder
@@ -64,6 +66,25 @@ def check(settings: Settings, console: Console, with_database: bool = False, out
             except CommandError as exc:  # one it cannot connect to, or cannot build a scratch database for
                 problems.append(Problem(exc.message, "database"))
     verdict(console, problems, drifted, output_format)
+
+
+def import_problems(settings: Settings, migrations: list[graph.Migration]) -> list[Problem]:
+    """Each migration file that does not import, as Alembic imports it. That all do is
+    remembered (``clean_checks``): the next check with the same files, and the same modules
+    they load, imports none of them."""
+    from manage_migrations import clean_checks
+
+    paths = [m.path for m in migrations]
+    imports_key = clean_checks.key(settings, "imports", *paths)
+    if clean_checks.known(settings, imports_key):
+        return []
+    from manage_migrations.migrations import import_errors
+
+    problems = [Problem(error, "migration_file", display_path(Path(m.path)))
+                for m in migrations for error in import_errors([m.path])]
+    if not problems:
+        clean_checks.remember(settings, imports_key, paths)
+    return problems
 
 
 def verdict(console: Console, problems: list[Problem], drifted: list, output_format: str) -> None:
@@ -96,10 +117,10 @@ def changed_since_applied(migrations: list[graph.Migration], state: tuple[str, .
     """The applied migrations whose file was edited after it ran (their checksums, in the
     history ``rows``): the database ran another text than the repository's. Each names its
     file, and is annotated on line 1."""
-    from manage_migrations import recorder
+    from manage_migrations import direct, recorder
 
     paths = {m.revision: display_path(Path(m.path)) for m in migrations}
     return [Problem(recorder.changed_message(revision, paths[revision], row.at), "changed_since_applied",
                     paths[revision], line=1)
-            for revision, row in recorder.changed_since_applied(migrations, graph.applied(state, migrations),
-                                                                rows).items()]
+            for revision, row in direct.changed_since_applied(migrations, graph.applied(state, migrations),
+                                                              rows).items()]

@@ -168,15 +168,15 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
     On SQLite the scratch database is kept in the cache for the next run, under a key of the
     migration files and the library versions that built it; after a successful try it is at
     the new heads, and is kept under the new files' key. A comparison with it that found
-    nothing is remembered (``clean_comparisons``): the same inputs again are answered from
+    nothing is remembered (``clean_checks``): the same inputs again are answered from
     there, without loading Alembic."""
-    from manage_migrations import clean_comparisons
+    from manage_migrations import clean_checks
 
     migrations = plan.migrations
     files = [m.path for m in migrations]
-    clean_key = clean_comparisons.key(settings, models_if_they_load(settings), files) \
+    clean_key = clean_checks.comparison_key(settings, models_if_they_load(settings), files) \
         if plan.replaced is None and unwritten is not None else None
-    if clean_comparisons.known(settings, clean_key):
+    if clean_checks.known(settings, clean_key):
         return []
     from manage_migrations import database, recorder, scratch
     from manage_migrations import migrations as alembic
@@ -223,7 +223,7 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
     if write and kept is not None and written and scratch_url is not None:
         cache.move(kept, scratch.kept_file(settings, url, graph.heads(plan.migrations)))
     if not found and not unwritten and kept is not None:
-        clean_comparisons.remember(settings, clean_key, [str(settings.migrations_dir / "env.py"), *files, str(kept)])
+        clean_checks.remember(settings, clean_key, [str(settings.migrations_dir / "env.py"), *files, str(kept)])
     return written
 
 

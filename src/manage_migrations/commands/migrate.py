@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import click
 
-from manage_migrations import graph, replaced, source
+from manage_migrations import direct, graph, replaced
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
@@ -18,21 +18,19 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
     under the deploy lock so that concurrent deploys run each migration once; with ``app``,
     only that app's migrations (and what they need). With ``plan`` or ``check``, only say
     what would run; with ``fake_initial``, record without running each initial migration
-    whose tables are already there. Returns whether anything was (or would be) run."""
-    from manage_migrations import database, executor, lock, recorder
+    whose tables are already there. Returns whether anything was (or would be) run.
 
-    records = recorder.of(settings)
+    With nothing to do (every deploy at head), the record is read through the driver alone
+    where it can be (``direct``), and neither SQLAlchemy nor Alembic is loaded."""
     files = migrations_of(settings)
     graph.single_head(files)
     app, target = app_and_target(files, app, target, settings.app_labels)
 
-    def steps_from(connection) -> MigratePlan:
-        """Where the database stands and the steps to the target; with ``fake``, a recorded
-        revision that no file has is forgotten first (Alembic's ``stamp --purge``), as the
-        error about it advises."""
-        current = records.current_state(connection)
+    def plan_from(current: tuple[str, ...], left: list) -> MigratePlan:
+        """The steps to the target from ``current`` (the heads recorded) with ``left`` (the
+        migrations recorded as unfinished); with ``fake``, a recorded revision that no file has
+        is forgotten first (Alembic's ``stamp --purge``), as the error about it advises."""
         history, record_after = replaced.history(settings, files, current)
-        left = records.unfinished(connection)
         record_now = graph.squashed_in(current, history)
         known = {m.revision for m in history}
         unknown = [revision for revision in current
@@ -49,25 +47,42 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
         return MigratePlan(history, heads, wanted, scope, graph.plan(history, current, wanted, scope), unknown, left,
                            record_now, record_after)
 
+    def steps_from(connection) -> MigratePlan:
+        """Where the database stands, read on ``connection``, and the steps to the target."""
+        from manage_migrations import recorder
+
+        records = recorder.of(settings)
+        return plan_from(records.current_state(connection), records.unfinished(connection))
+
     def apply(connection):
+        from manage_migrations import lock
+
         planned = steps_from(connection)
-        if not (planned.steps or planned.unknown or planned.left or planned.record_now):
+        if planned.nothing_to_do:
             return carry_out(connection, planned)  # at head, the deploy hot path: nothing to lock for
         with lock.deploy_lock(connection, lock_timeout, console) as held:
             return carry_out(connection, steps_from(connection), held)  # again: another migrate may have run some
+
+    def header(planned: MigratePlan) -> None:
+        """Django's "Operations to perform" and "Running migrations"."""
+        history, wanted, scope = planned.history, planned.wanted, planned.scope
+        app_of, known = graph.apps(history), {m.revision for m in history}
+        everything = scope is None and wanted == planned.heads or scope is not None and target is None
+        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
+        console.operations(wanted, everything, ", ".join(labels) or "(none)")  # Django's, when no app has migrations
 
     def carry_out(connection, planned: MigratePlan, held=None):
         """Django's header, then the steps (or the word that there are none). A signal from
         here on ends in one line saying where the database stands. A migration recorded as
         unfinished is read under the deploy lock: no other migrate is running it then."""
+        from manage_migrations import database, executor, recorder
+
+        records = recorder.of(settings)
         if planned.left and not fake:
             raise CommandError(recorder.unfinished_error(*planned.left[0], planned.history,
                                                          recorder.rolls_back_ddl(connection)))
-        history, wanted, scope, steps = planned.history, planned.wanted, planned.scope, planned.steps
-        app_of, known = graph.apps(history), {m.revision for m in history}
-        everything = scope is None and wanted == planned.heads or scope is not None and target is None
-        labels = [scope] if scope else sorted({app_of[r] for r in (known if everything else wanted or known)})
-        console.operations(wanted, everything, ", ".join(labels) or "(none)")  # Django's, when no app has migrations
+        history, steps = planned.history, planned.steps
+        header(planned)
         try:
             if planned.unknown:
                 console.line(f"  Forgetting {', '.join(planned.unknown)}, which no migration file has.")
@@ -90,11 +105,17 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             raise executor.stopped_by(exc, settings, connection, history) from exc
 
     def show(connection):
+        from manage_migrations import lock, recorder
+
         planned = steps_from(connection)
         if planned.left and not fake:
             raise CommandError(recorder.being_applied(planned.left[0][0]) if lock.held_elsewhere(connection)
                                else recorder.unfinished_error(*planned.left[0], planned.history,
                                                               recorder.rolls_back_ddl(connection)))
+        return say_plan(planned)
+
+    def say_plan(planned: MigratePlan) -> bool:
+        """``--plan``'s list (in words or JSON); whether there are steps (``--check``)."""
         if plan:
             from manage_migrations import lint
 
@@ -107,6 +128,17 @@ def migrate(settings: Settings, console: Console, target: str | None = None, fak
             else:
                 console.planned(steps, planned.record_now, record_after)
         return bool(planned.steps)
+
+    record = direct.read(settings)
+    if record is not None:
+        planned = plan_from(record.state, [])
+        if planned.nothing_to_do:
+            if plan or check:
+                return say_plan(planned)
+            header(planned)
+            console.nothing_to_apply()
+            return False
+    from manage_migrations import database
 
     return database.run(database.database_url(settings), show if plan or check else apply)
 
@@ -144,6 +176,11 @@ class MigratePlan(NamedTuple):
     record_now: dict[str, str]
     record_after: dict[str, graph.Migration]
 
+    @property
+    def nothing_to_do(self) -> bool:
+        """At the target, with nothing to forget or record: no lock is needed, nothing is written."""
+        return not (self.steps or self.unknown or self.left or self.record_now)
+
 
 def warn_changed(connection, records, history: list[graph.Migration], console: Console) -> None:
     """A warning (and, under GitHub Actions, an annotation) for each applied migration whose file
@@ -155,7 +192,7 @@ def warn_changed(connection, records, history: list[graph.Migration], console: C
     rows = records.history_rows(connection)
     applied = graph.applied(records.current_state(connection), history)
     paths = {m.revision: display_path(Path(m.path)) for m in history}
-    for revision, row in recorder.changed_since_applied(history, applied, rows).items():
+    for revision, row in direct.changed_since_applied(history, applied, rows).items():
         message = recorder.changed_message(revision, paths[revision], row.at)
         console.warning(message)
         machine.annotation("warning", machine.repository_path(paths[revision]), 1, message)
@@ -166,6 +203,8 @@ def there_already(connection, migrations: list[graph.Migration], steps) -> froze
     their app) that create tables or add columns, every one of which the database has already,
     as where ``create_all()`` or hand-made tables came first. Nothing else is compared."""
     import sqlalchemy as sa
+
+    from manage_migrations import source
 
     inspector, app_of = sa.inspect(connection), graph.apps(migrations)
     tables, by_id = set(inspector.get_table_names()), {m.revision: m for m in migrations}

@@ -1,5 +1,5 @@
 """``showmigrations``: each app's migrations, marked where applied, as Django lists them."""
-from manage_migrations import graph, replaced
+from manage_migrations import direct, graph, replaced
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
@@ -10,9 +10,8 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
                    output_format: str = "text") -> None:
     """Django's showmigrations: every migration of each app (of ``apps``, when named) in order,
     marked when applied (and when, at -v 2), and when its file changed since it ran; with
-    ``output_format="json"``, the same as ``machine.dump`` prints it."""
-    from manage_migrations import database, lock, recorder
-
+    ``output_format="json"``, the same as ``machine.dump`` prints it. The record is read through
+    the driver alone where it can be (``direct``), without loading SQLAlchemy."""
     migrations = graph.in_order(migrations_of(settings))
     if plan:
         graph.single_head(migrations)
@@ -23,19 +22,16 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     labels = apps or sorted(set(app_of.values()) | (set(settings.app_labels) if settings.apps else set())) \
         or [settings.app_label]
 
-    def read(connection):
-        records = recorder.of(settings)
-        rows = records.history_rows(connection)
-        left = records.unfinished(connection)
-        running = bool(left) and lock.held_elsewhere(connection)
-        return records.current_state(connection), rows, left, running, recorder.rolls_back_ddl(connection)
-
-    state, rows, left, running, rolls_back = database.run(database.database_url(settings), read)
+    record = direct.read(settings, with_history=True)
+    if record is not None:  # nothing is unfinished there
+        state, rows, left, running, rolls_back = record.state, record.history, [], False, None
+    else:
+        state, rows, left, running, rolls_back = read_with_sqlalchemy(settings)
     history, _ = replaced.history(settings, migrations, state)
     if history is not migrations:
         migrations, app_of = graph.in_order(history), graph.apps(history)
     applied = graph.applied(state, migrations)
-    changed = recorder.changed_since_applied(migrations, applied, rows)
+    changed = direct.changed_since_applied(migrations, applied, rows)
     dates = {revision: row.at for revision, row in rows.items()}
     names = [m.revision for m in migrations]
     squashed = {m.revision: len(m.replaces) for m in migrations if m.replaces}
@@ -49,10 +45,28 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     else:
         groups = [(app, [name for name in names if app_of[name] == app]) for app in labels]
         console.migration_list(groups, applied, dates, unfinished, squashed, changed)
-    if running:
-        console.line(recorder.being_applied(left[0][0]))
-    elif left:
-        raise CommandError(recorder.unfinished_error(*left[0], migrations, rolls_back))
+    if left:
+        from manage_migrations import recorder
+
+        if running:
+            console.line(recorder.being_applied(left[0][0]))
+        else:
+            raise CommandError(recorder.unfinished_error(*left[0], migrations, rolls_back))
+
+
+def read_with_sqlalchemy(settings: Settings) -> tuple:
+    """The heads, the history, the unfinished migrations, whether another migrate is applying
+    them (it holds the deploy lock) and whether this database rolls DDL back."""
+    from manage_migrations import database, lock, recorder
+
+    def read(connection):
+        records = recorder.of(settings)
+        rows = records.history_rows(connection)
+        left = records.unfinished(connection)
+        running = bool(left) and lock.held_elsewhere(connection)
+        return records.current_state(connection), rows, left, running, recorder.rolls_back_ddl(connection)
+
+    return database.run(database.database_url(settings), read)
 
 
 def as_json(migrations: list[graph.Migration], app_of: dict, labels: list[str], applied: set[str], dates: dict,

@@ -1,4 +1,4 @@
-"""makemigrations remembers a comparison that found nothing (``clean_comparisons``) and answers
+"""makemigrations remembers a comparison that found nothing (``clean_checks``) and answers
 the same inputs again without Alembic; whatever the answer could depend on that changed since
 makes it compare in full, and give the answer a comparison from an empty cache gives. Each
 change below is one a digest of the models alone could miss. Through ``python manage.py``, on
@@ -154,7 +154,7 @@ def test_models_without_a_stable_text_are_always_compared(project_copy, run_mana
 
     for _ in range(2):
         assert makemigrations_check(project_copy, run_manage, sqlite_url) == (NO_CHANGES, True)
-    kept = glob.glob(str(tmp_path / "cache" / "manage-migrations" / "*" / "clean-comparisons.json"))
+    kept = glob.glob(str(tmp_path / "cache" / "manage-migrations" / "*" / "clean-checks.json"))
     assert not kept or json.loads(open(kept[0]).read()) == {}
 
 
@@ -172,3 +172,20 @@ def test_a_new_migration_file_is_compared_again(project_copy, run_manage, sqlite
 
     remembered, full = answers(project_copy, run_manage, sqlite_url, tmp_path)
     assert remembered == full and full[0] == 1
+
+
+def test_check_imports_the_migration_files_again_once_what_they_import_changed(project_copy, run_manage, sqlite_url):
+    """check remembers that every migration file imports; a module one of them imports that
+    no longer does is found all the same."""
+    (project_copy / "project" / "helpers.py").write_text("DEFAULT = 1\n")
+    [first] = (project_copy / "migrations" / "versions").glob("0001_*.py")
+    edit(first, "import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport project.helpers\n")
+    for _ in range(2):
+        result = run_manage(project_copy, "check", database_url=sqlite_url)
+        assert result.returncode == 0, result.stderr
+
+    (project_copy / "project" / "helpers.py").write_text("raise RuntimeError('helpers are broken')\n")
+
+    result = run_manage(project_copy, "check", database_url=sqlite_url)
+    assert result.returncode == 1
+    assert first.name in result.stdout

@@ -1,54 +1,61 @@
-"""What makemigrations remembers of the comparisons that found nothing to do, so that the next
+"""What makemigrations and check remember of the checks that found nothing, so that the next
 one with the same inputs (``makemigrations --check`` in a pre-commit hook, ``check`` in CI)
-answers "No changes detected" without loading Alembic, reflecting the scratch database and
-comparing: the answer a full comparison gives, at the cost of importing the models.
+gives the same answer without loading Alembic, reflecting the scratch database and comparing,
+or importing every migration file: the answer the full check gives, at the cost of importing
+the models.
 
-An entry is stored only after a full comparison with SQLite's kept scratch database found no
-change at all, under a key of everything its answer can depend on: a canonical text of the
-models' MetaData as imported now (every table, column, type and its state, default, computed
-and identity column, comment, constraint and index, the naming convention, dialect options),
-the settings, the Python and SQLite versions and the migration files' names. With the entry go
-the stamps of env.py, of every migration file, of the scratch database and of every module
-loaded by the end of that comparison (env.py's hooks and what they import, the modules of the
-models' types, the libraries, this package): any of them touched since, and the comparison
-runs in full again. A MetaData with anything that has no stable text is never answered from
-here.
+An entry is stored only after a full check found nothing at all (a comparison with SQLite's
+kept scratch database, every migration file imported), under a key of everything its answer
+can depend on: the settings, the Python version, the migration files' names and, for a
+comparison, a canonical text of the models' MetaData as imported now (every table, column,
+type and its state, default, computed and identity column, comment, constraint and index, the
+naming convention, dialect options) and SQLite's version. With the entry go the stamps of the
+files the check read (env.py, every migration file, the scratch database) and of every module
+loaded by its end (env.py's hooks and what they import, the modules of the models' types and
+of what the migrations import, the libraries, this package): any of them touched since, and
+the check runs in full again. A MetaData with anything that has no stable text is never
+answered from here.
 """
 import hashlib
 import sys
 import sysconfig
-from pathlib import Path
 
 from manage_migrations import cache
 
-NAME = "clean-comparisons.json"
+NAME = "clean-checks.json"
 KEPT = 16  # entries, the newest last: a few branches' worth
 
 
-def key(settings, metadata, migration_files: list[str]) -> str | None:
-    """The key of a comparison of ``metadata`` with what ``migration_files`` build; None when
-    there is none to give (no cache, or a MetaData without a canonical text)."""
-    import sqlite3  # the scratch database's SQLite, whose version decides what reflection reads
-
-    text = schema_text(metadata) if settings.cache_dir is not None and metadata is not None else None
-    if text is None:
+def key(settings, *parts: str) -> str | None:
+    """The key of a check of ``parts`` (its kind, what it reads) under these settings; None
+    without a cache."""
+    if settings.cache_dir is None:
         return None
     digest = hashlib.sha256()
-    for part in (text, repr(settings), sys.version, sqlite3.sqlite_version, *sorted(migration_files)):
+    for part in (repr(settings), sys.version, *parts):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
 
+def comparison_key(settings, metadata, migration_files: list[str]) -> str | None:
+    """The key of makemigrations' comparison of ``metadata`` with what ``migration_files``
+    build; None when there is none to give (a MetaData without a canonical text)."""
+    import sqlite3  # the scratch database's SQLite, whose version decides what reflection reads
+
+    text = schema_text(metadata) if metadata is not None else None
+    return None if text is None else key(settings, "comparison", text, sqlite3.sqlite_version, *sorted(migration_files))
+
+
 def known(settings, key: str | None) -> bool:
-    """Whether a full comparison under ``key`` found nothing, and no file it read or loaded
+    """Whether the full check under ``key`` found nothing, and no file it read or loaded
     changed since."""
     entry = cache.load(settings.cache_dir, NAME).get(key) if key else None
     return isinstance(entry, dict) and bool(entry) and all(cache.stamp(path) == stamp for path, stamp in entry.items())
 
 
 def remember(settings, key: str | None, read: list[str]) -> None:
-    """After a full comparison that found no change: its key, with the stamps of the files it
-    ``read`` (env.py, the migration files, the scratch database) and of every module loaded by now."""
+    """After a full check that found nothing: its key, with the stamps of the files it
+    ``read`` and of every module loaded by now."""
     if key is None:
         return
     stamps = {path: cache.stamp(path) for path in sorted(loaded_files() | set(read))}
