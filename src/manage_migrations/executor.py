@@ -128,6 +128,8 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
     # What runs for real is recorded as started where it cannot be taken back: on MariaDB, and
     # for a migration that is not atomic everywhere.
     for_real, rolls_back = not (sql or fake), sql or recorder.rolls_back_ddl(connection)
+    atomic = {revision: not source.non_atomic(scripts.get_revision(revision).path) for revision, _ in steps}
+    marking = {revision for revision, _ in steps if for_real and not (rolls_back and atomic[revision])}
 
     def alembic_steps(heads, context):
         nonlocal running, marked, lasting
@@ -136,9 +138,9 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
             if guard is not None:
                 guard.before_step()
             script = scripts.get_revision(revision)
-            marked = for_real and (not rolls_back or source.non_atomic(script.path))
+            marked = revision in marking
             if marked:  # committed before the DDL, which MariaDB (or a migration not atomic) cannot take back
-                lasting = watched(records.mark_unfinished(connection, revision, forward), script.path)
+                lasting = watched(records.mark_unfinished(connection, revision, forward), atomic[revision])
             if forward:
                 step = MigrationStep.upgrade_from_script(scripts.revision_map, script)
             else:
@@ -147,14 +149,12 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
                 wait = lock_timeout if connection.dialect.name == "postgresql" else None
                 skip = fake or revision in faked
                 step.migration_fn = recorded(None if skip else step.migration_fn, connection, records, revision,
-                                             forward, wait, guard, lasting, script.path)
+                                             forward, wait, guard, lasting, script.path, marked, atomic[revision])
             signals.unanswered = unanswered(revision, forward, script.down_revision)
             console.step_started(revision, forward)
             started = time.perf_counter()
             yield step
-            lasting = None  # committed: whatever fails from here on, the migration is in
-            if marked:
-                records.mark_unfinished(connection, revision, None)
+            lasting = None  # committed, its unfinished record cleared: whatever fails from here on, it is in
             console.step_finished(fake or revision in faked, time.perf_counter() - started)
             signals.unanswered = signals.UNANSWERED
             running, marked = None, False
@@ -166,7 +166,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         offline = dict(as_sql=True, starting_rev=(parents if forward else first) or None, destination_rev=first)
     try:
         applying = [revision for revision, forward in steps if forward]
-        prepare = None if sql else lambda connection: records.prepare(connection, applying)
+        prepare = None if sql else lambda connection: records.prepare(connection, applying, bool(marking))
         with project_environment(alembic_config(settings, connection, models=False), scripts, prepare,
                                  fn=alembic_steps, **offline), alembic_logs(console.verbosity):
             scripts.run_env()
@@ -196,13 +196,13 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         raise StepFailed(running[0], reason, sql, exc) from exc
 
 
-def watched(tried_before: bool, path: str) -> Lasting | None:
+def watched(tried_before: bool, atomic: bool) -> Lasting | None:
     """What to watch of a migration recorded as started, to tell whether one that fails left
     anything: an atomic one on MariaDB, whose statements on the migrating connection show all it
     does. Not one that is not atomic (an autocommit block commits what no statement shows, and
     ``atomic = False`` may commit over connections of its own), nor the next try of one that
     waited for a lock (``tried_before``: its record is an earlier try's, which may have kept DDL)."""
-    return None if tried_before or source.non_atomic(path) else Lasting()
+    return Lasting() if atomic and not tried_before else None
 
 
 def standing_after_loss(connection, records: recorder.Recorder) -> str:
@@ -223,25 +223,50 @@ def unanswered(revision: str, forward: bool, down_revision) -> str:
             f"committed once it notices; the database was at {before} when the migration began.")
 
 
+def opening_statement(connection, lock_timeout: float | None, guard: "Guard | None") -> str | None:
+    """On PostgreSQL, the one statement that begins each step's transaction: ``synchronous_commit``
+    off (the disk is waited for once, at the end: ``durable_at_end``) and the ``lock_timeout``,
+    both for the transaction alone (``set_config``'s ``true``: a session behind a pooler is
+    another client's), then, under the guard, the step lock, whose wait the timeout bounds too
+    (the select list runs in order)."""
+    if connection.dialect.name != "postgresql":
+        return None
+    from manage_migrations.lock import STEP_KEY
+
+    calls = ["set_config('synchronous_commit', 'off', true)"]
+    if lock_timeout:
+        calls.append(f"set_config('lock_timeout', '{round(lock_timeout * 1000)}ms', true)")
+    if guard is not None:
+        calls.append(f"pg_advisory_xact_lock({STEP_KEY})")
+    return f"SELECT {', '.join(calls)}"
+
+
 def recorded(migration_fn, connection, records: recorder.Recorder, revision: str, forward: bool,
              lock_timeout: float | None = None, guard: "Guard | None" = None, lasting: Lasting | None = None,
-             path: str | None = None):
-    """The step's work followed by its row in the history table (with the checksum of the file
-    at ``path``), in the step's transaction;
-    on PostgreSQL, the transaction's ``lock_timeout`` first, and the guard's check. The work
-    alone is watched by ``lasting``."""
+             path: str | None = None, marked: bool = False, atomic: bool = True):
+    """The step's work and its row in the history table (with the checksum of the file at
+    ``path``, and its unfinished record cleared when ``marked``), in the step's transaction;
+    the ``opening_statement`` first, and the guard's check. The work alone is watched by ``lasting``.
+
+    The guard reads the heads in a statement of its own, after the step lock's, so that what it
+    reads is as of when it got the lock; on PostgreSQL that statement writes the history row too
+    (``record_step``), for a migration that is atomic: the row is still in the transaction that
+    updates the version, and a check that fails rolls it back with the rest."""
+    opening = opening_statement(connection, lock_timeout, guard)
+    together = guard is not None and atomic and connection.dialect.name == "postgresql"
 
     def run(**kw):
-        if connection.dialect.name == "postgresql":  # the disk is waited for once, at the end (durable_at_end)
-            connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
-        if lock_timeout:
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout * 1000)}ms'")
-        if guard is not None:
-            guard.in_step(connection, revision, forward)
+        if opening is not None:
+            connection.exec_driver_sql(opening)
+        if together:
+            guard.check(records.record_step(connection, revision, forward, path, read_heads=True), revision, forward)
+        elif guard is not None:
+            guard.check(records.read_heads(connection), revision, forward)
         if migration_fn is not None:
             with lasting.watching(connection) if lasting else contextlib.nullcontext():
                 migration_fn(**kw)
-        records.record_step(connection, revision, forward, path)
+        if not together:
+            records.record_step(connection, revision, forward, path, marked)
 
     return run
 
@@ -372,12 +397,10 @@ class Guard:
     def before_step(self) -> None:
         self.held.check()
 
-    def in_step(self, connection, revision: str, forward: bool) -> None:
-        from manage_migrations.lock import STEP_KEY
-
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STEP_KEY})")
-        state = tuple(self.aliases.get(revision, revision) for revision in self.records.read_heads(connection))
+    def check(self, heads: tuple[str, ...], revision: str, forward: bool) -> None:
+        """In the step's transaction, with the ``heads`` read there after the step lock
+        (``opening_statement``): Replan unless the migration is the next to run."""
+        state = tuple(self.aliases.get(revision, revision) for revision in heads)
         applied = graph.applied(state, self.migrations)
         ready = revision not in applied and set(self.needs[revision]) <= applied if forward else revision in applied
         if not ready:

@@ -12,6 +12,9 @@ LOCK_KEY = 0x6D616E6167652E70  # "manage.p"
 # Taken by each migration's own transaction on PostgreSQL, where it checks that no one else ran it.
 STEP_KEY = LOCK_KEY + 1
 LOCK_NAME = "manage.py migrate"
+# How long a lock that answered is taken to be held still: a migration's own check stops a
+# double run meanwhile, so the lock's connection need not be asked before every migration.
+CHECK_AFTER = 1.0  # seconds
 
 
 @contextmanager
@@ -31,17 +34,19 @@ class DeployLock:
     """The deploy lock. On PostgreSQL, an advisory lock of a transaction that a connection of its
     own keeps open for the run (a transaction stays on one server connection, also behind a
     pooler in transaction mode, and the lock ends with it, the process's death included); one
-    whose connection an idle timeout, a pooler or a firewall closed is noticed before the next
-    migration and taken again (each migration also checks, in its own transaction, that no one
-    else has run it). On MariaDB, a ``GET_LOCK`` of the migrating connection itself, which
-    outlives its transactions: it is never idle while the run goes on, and it cannot be lost
-    without the migration being stopped with it, so another migrate never gets in while a
-    migration is half-way. On SQLite, an exclusive lock on the file."""
+    whose connection an idle timeout, a pooler or a firewall closed is noticed before the first
+    migration that starts CHECK_AFTER seconds after it last answered, and taken again (each
+    migration also checks, in its own transaction, that no one else has run it). On MariaDB, a
+    ``GET_LOCK`` of the migrating connection itself, which outlives its transactions: it is
+    never idle while the run goes on, and it cannot be lost without the migration being stopped
+    with it, so another migrate never gets in while a migration is half-way. On SQLite, an
+    exclusive lock on the file."""
 
     def __init__(self, connection: sa.Connection, timeout: float, console: Console):
         self.connection, self.engine, self.backend = connection, connection.engine, connection.dialect.name
         self.name, self.timeout, self.console = lock_name(connection), timeout, console
         self.holder = self.file = None
+        self.answered = 0.0  # when the lock's connection last said it holds the lock (time.monotonic)
         self.named = False  # MariaDB's lock, taken on the migrating connection
 
     def take(self) -> None:
@@ -67,15 +72,18 @@ class DeployLock:
         else:
             taken = self.named = bool(self.connection.execute(sa.text("SELECT GET_LOCK(:name, 0)"), self.name).scalar())
         self.connection.rollback()
+        self.answered = time.monotonic()
         return bool(taken)
 
     def check(self) -> None:
         """Before a migration: the lock is still ours, or it is taken again (waiting as at the
-        start). MariaDB's is held while the migrating connection answers: nothing to check."""
-        if self.holder is None:
+        start); asked once CHECK_AFTER seconds have passed since it last answered. MariaDB's is
+        held while the migrating connection answers: nothing to check."""
+        if self.holder is None or time.monotonic() - self.answered < CHECK_AFTER:
             return
         try:
             self.holder.execute(sa.text("SELECT 1"))
+            self.answered = time.monotonic()
             return
         except sa.exc.DBAPIError:
             pass

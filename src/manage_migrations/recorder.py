@@ -7,32 +7,19 @@ table; each of its methods takes one Connection. Nothing here loads Alembic (``m
 nothing to do reads the version table and stops).
 """
 from datetime import datetime, timezone
-from functools import lru_cache
-from typing import NamedTuple
+from functools import cached_property, lru_cache
 
 import sqlalchemy as sa
 
 from manage_migrations import graph
 from manage_migrations.database import is_lock_wait, lock_holders
+# The names that need no SQLAlchemy, shared with the reads made without it.
+from manage_migrations.direct import CHECKSUM, READ_LOCK_TIMEOUT, VERSION_TABLE, Applied, in_utc, record_tables
 from manage_migrations.loader import checksum
 from manage_migrations.output import CommandError, Console
 
-READ_LOCK_TIMEOUT = 5  # seconds a read of the version table waits behind another session's lock
-VERSION_TABLE = "alembic_version"  # Alembic's default
 # Django's migration names can be longer than the 32 characters Alembic gives its version column.
 VERSION_LENGTH = 255
-CHECKSUM = "checksum"  # the history's column for each file's digest when it was applied (loader.checksum)
-
-
-def record_tables(version_table: str = VERSION_TABLE) -> tuple[str, str]:
-    """The names of manage.py's own two tables beside a version table: when each migration was
-    applied (which the version table does not keep: Django's django_migrations), and the
-    migrations started and not finished. Beside ``alembic_version`` they are
-    ``manage_migrations`` and ``manage_migrations_unfinished``; beside a version table of a
-    project's own, named after it, so that two projects in one database keep apart."""
-    if version_table == VERSION_TABLE:
-        return "manage_migrations", "manage_migrations_unfinished"
-    return f"{version_table}_history", f"{version_table}_unfinished"
 
 
 DEFAULT_TABLES = frozenset({VERSION_TABLE, *record_tables()})
@@ -130,11 +117,15 @@ class Recorder:
         connection.execute(self.history.insert(), {"revision": new, "applied": datetime.now(timezone.utc)})
         connection.commit()
 
-    def prepare(self, connection: sa.Connection, applying: list[str]) -> None:
-        """Before steps run: the version table wide enough, the history table there, and the rows
-        the plain alembic command left behind for what it unapplied (and is now applied) gone."""
+    def prepare(self, connection: sa.Connection, applying: list[str], marking: bool = False) -> None:
+        """Before steps run: the version table wide enough, the history table there (and the
+        unfinished table, when a step will be ``marking`` itself started: made once, not asked
+        for before each migration), and the rows the plain alembic command left behind for what
+        it unapplied (and is now applied) gone."""
         self.ensure_version_table(connection)
         self.history.create(connection, checkfirst=True)
+        if marking:
+            self.unfinished_table.create(connection, checkfirst=True)
         connection.execute(self.history.delete().where(self.history.c.revision.in_(applying)))
         connection.commit()
 
@@ -163,7 +154,7 @@ class Recorder:
                 alembic_operations(connection).add_column(table.name, sa.Column(CHECKSUM, sa.String(64)),
                                                           schema=self.schema)
 
-    def history_rows(self, connection: sa.Connection) -> dict[str, "Applied"]:
+    def history_rows(self, connection: sa.Connection) -> dict[str, Applied]:
         """When each applied migration ran and its file's checksum then, as far as manage.py
         recorded them (a history table made before checksums were kept has no checksums)."""
         rows, table = {}, self.history
@@ -173,9 +164,7 @@ class Recorder:
             with_checksum = CHECKSUM in connection.execute(nothing).keys()
             columns = [table.c.revision, table.c.applied] + ([table.c[CHECKSUM]] if with_checksum else [])
             for revision, applied, *digest in connection.execute(sa.select(*columns)):
-                # In UTC, as Django shows them, whatever the session's time zone (SQLite keeps UTC).
-                applied = applied.astimezone(timezone.utc) if applied.tzinfo else applied.replace(tzinfo=timezone.utc)
-                rows[revision] = Applied(applied, digest[0] if digest else None)
+                rows[revision] = Applied(in_utc(applied), digest[0] if digest else None)
         connection.rollback()
         return rows
 
@@ -202,12 +191,18 @@ class Recorder:
         return rows
 
     def mark_unfinished(self, connection: sa.Connection, revision: str, forward: bool | None) -> bool:
-        """Record (``forward`` True or False) or clear (None) a migration as started, and commit.
-        A record left by a try that waited too long for a lock is replaced by the next try's;
-        returns whether there was one, as the next try cannot tell what the earlier one left."""
+        """Record (``forward`` True or False) or clear (None) a migration as started, and commit
+        (``prepare`` made the table). A record left by a try that waited too long for a lock is
+        replaced by the next try's; returns whether there was one, as the next try cannot tell
+        what the earlier one left. The insert comes first, alone: there is seldom one."""
         table = self.unfinished_table
         if forward is not None:
-            table.create(connection, checkfirst=True)
+            try:
+                connection.execute(table.insert(), {"revision": revision, "forward": forward})
+                connection.commit()
+                return False
+            except sa.exc.IntegrityError:
+                connection.rollback()
         replaced = connection.execute(table.delete().where(table.c.revision == revision)).rowcount > 0
         if forward is not None:
             connection.execute(table.insert(), {"revision": revision, "forward": forward})
@@ -224,30 +219,38 @@ class Recorder:
             console.line(f"  Recording {squashed} in place of {last}, which it replaces.")
             self.replace_version(connection, last, squashed)
 
-    def record_step(self, connection, revision: str, forward: bool, path: str | None = None) -> None:
+    def record_step(self, connection, revision: str, forward: bool, path: str | None = None, marked: bool = False,
+                    read_heads: bool = False) -> tuple[str, ...] | None:
         """A step's row in the history, written in the step's own transaction, with the checksum
-        of the file that ran (``path``), which showmigrations and check compare with it later."""
-        if forward:
-            connection.execute(self.record_applied, {"revision": revision, "applied": datetime.now(timezone.utc),
-                                                     CHECKSUM: checksum(path) if path else None})
-        else:
-            connection.execute(self.record_unapplied, {"gone": revision})
+        of the file that ran (``path``), which showmigrations and check compare with it later;
+        a step ``marked`` unfinished is cleared in that transaction too, so that the version,
+        the history and the record of what is unfinished never disagree.
 
+        With ``read_heads`` (PostgreSQL alone: a data-modifying CTE), the same statement reads
+        and returns the heads in the version table, for the guard's check: one round trip less
+        per migration. The row is then written as the step begins (dated so); a row already
+        there is overwritten, as the one that stays is the one that commits with the version."""
+        values = {"revision": revision, "applied": datetime.now(timezone.utc),
+                  CHECKSUM: checksum(path) if path else None} if forward else {"gone": revision}
+        if read_heads:
+            return tuple(connection.execute(self.recording_with_heads[forward], values).scalars())
+        connection.execute(self.record_applied if forward else self.record_unapplied, values)
+        if marked:
+            table = self.unfinished_table
+            connection.execute(table.delete().where(table.c.revision == revision))
+        return None
 
-class Applied(NamedTuple):
-    """A row of the history: when a migration ran (in UTC) and its file's checksum then."""
-    at: datetime
-    checksum: str | None
+    @cached_property
+    def recording_with_heads(self) -> dict[bool, sa.Select]:
+        """``record_step``'s statements that read the heads too, by ``forward``; built once."""
+        from sqlalchemy.dialects.postgresql import insert
 
-
-def changed_since_applied(migrations: list[graph.Migration], applied: set[str],
-                          rows: dict[str, Applied]) -> dict[str, Applied]:
-    """The applied migrations whose file is no longer the one that ran, with their row: an edit
-    the database never saw. A row without a checksum (written before they were kept) or a file
-    that cannot be read is never flagged."""
-    return {m.revision: rows[m.revision] for m in migrations
-            if m.revision in applied and m.revision in rows and rows[m.revision].checksum is not None
-            and checksum(m.path) not in (None, rows[m.revision].checksum)}
+        applied = insert(self.history).values(revision=sa.bindparam("revision"), applied=sa.bindparam("applied"),
+                                              **{CHECKSUM: sa.bindparam(CHECKSUM)})
+        applied = applied.on_conflict_do_update(index_elements=[self.history.c.revision], set_={
+            "applied": applied.excluded.applied, CHECKSUM: applied.excluded[CHECKSUM]})
+        return {True: self.heads_query.add_cte(applied.cte("recorded")),
+                False: self.heads_query.add_cte(self.record_unapplied.cte("recorded"))}
 
 
 def changed_message(revision: str, path: str, at: datetime) -> str:
