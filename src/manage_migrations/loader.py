@@ -229,7 +229,7 @@ def read_migrations(folders: list[Path], cache_dir: Path | None = None, sourcele
     seen: dict[str, str] = {}  # revision or branch label: file name
     for path in migration_files(folders, sourceless, recursive):
         stamp, entry = cache.stamp(path), cached.get(path)
-        if is_entry(entry) and entry["stamp"] == stamp:
+        if isinstance(entry, dict) and entry.get("stamp") == stamp and is_entry(entry):
             header = Header(entry["revision"], **{name: tuple(entry[name]) for name in HEADER[1:]})
         else:
             header = read_migration(Path(path))
