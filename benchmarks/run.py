@@ -1,20 +1,37 @@
 """Times manage.py against bare Alembic (and Django, when installed) on generated migrations.
 
-    python benchmarks/run.py [--repeat 5] [--database postgresql+psycopg2://postgres@127.0.0.1:5432]
+    python benchmarks/run.py [--repeat 7] [--database postgresql+psycopg2://postgres@127.0.0.1:5432]
+                             [--no-instructions] [--no-growth] [--only head --only growth ...]
 
-In a temporary folder it generates a copy of this project whose ``migrations/versions`` holds
+In a temporary folder it generates copies of this project whose ``migrations/versions`` hold
 N generated migrations (one table and one index each) and whose models match them; a bare
 Alembic environment (Alembic's generic ``env.py``) over the same versions folder; and, when
-Django is importable, a Django project with N equivalent migrations. Each pair of commands
-runs alternately, ``--repeat`` times (three times that for ``--help``) after one warm-up run
-each; the script prints median times and ratios against the targets, and exits 1 when a
-target is missed. Two lines carry no target: Python's bare start-up, and bare Alembic running
-one transaction per migration as manage.py does. PostgreSQL is used when the server answers,
-SQLite otherwise; the makemigrations case is SQLite, as Django's. ``manage.py test`` making a
-fresh test database over the 200 migrations (a session after the first: a copy of the
-template the first one migrated) is compared with ``migrate`` running them on a fresh database.
+Django is importable, a Django project with N equivalent migrations. Each figure is a ratio
+measured in one run of this script: the commands take turns, ``--repeat`` times (three times
+that for ``--help``) after one warm-up run each, and the figure is the ratio of their median
+wall-clock times, with the CPU ratio beside it (for a machine busy with other work). Where
+valgrind is installed, the at-head lines (1,000 migrations) and the ``makemigrations --check``
+lines (200) also run each side once under callgrind and print the ratio of instructions
+executed, which the machine's noise does not move (``--no-instructions`` skips them: valgrind is
+~50x slower, too slow for the growth table). A target missed prints
+``MISSED`` and by how much, and the script exits 1. The lines "for comparison" carry no target:
+Python's bare start-up, Alembic running all migrations in one transaction (manage.py runs one
+per migration, as the production-safety issue requires), ``manage.py test`` making a fresh test
+database (a copy of the template the first session migrated), and squashed migrations.
+
+The growth table (``--no-growth`` skips it) times migrate at head, showmigrations and
+makemigrations --check (warm, SQLite) at 50, 200, 1,000 and 5,000 migrations, for manage.py,
+bare Alembic and Django, each as seconds and as a ratio to its own time at 50: a command whose
+cost follows the number of migrations shows it there. Its targets: manage.py's migrate and
+showmigrations at 5,000 within 1.3x of their own time at 50, and its makemigrations --check at
+most half Django's. Django at 5,000 takes 5-50 s a command, so it runs once, without a warm-up.
+PostgreSQL is used when the server answers, SQLite otherwise; the makemigrations lines are
+SQLite, as Django's. Our package's bytecode is compiled first, as pip compiles an installed
+package's (the libraries compared with have theirs). ``--only`` runs some sections, for work on one. At ``--repeat 3`` the whole
+run takes ~12 minutes on two cores: the growth table half of it, valgrind a third.
 """
 import argparse
+import importlib.util
 import os
 import resource
 import shutil
@@ -24,7 +41,9 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,6 +92,7 @@ def downgrade() -> None:
 
 def generate_project(folder: Path, count: int) -> Path:
     """This project with ``count`` generated migrations and matching models."""
+    folder.mkdir()
     for name in ("manage.py", "pyproject.toml"):  # the settings name pyproject.toml's [tool.alembic]
         shutil.copy2(REPO / name, folder / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.sqlite3", ".env", "versions")
@@ -112,7 +132,7 @@ def squash_copy(project: Path, folder: Path, url: str) -> Path:
     """A copy of ``project`` whose migrations ``squashmigrations`` squashed into one."""
     shutil.copytree(project, folder, ignore=shutil.ignore_patterns("bare", "alembic.ini"))
     last = sorted((folder / "migrations" / "versions").glob("*.py"))[-1].stem
-    timed([sys.executable, "manage.py", "squashmigrations", last, "--noinput"], folder, url)
+    timed(Run([sys.executable, "manage.py", "squashmigrations", last, "--noinput"], folder, url))
     return folder
 
 
@@ -191,47 +211,216 @@ class Databases:
                 self._admin(f"DROP DATABASE {template} WITH (FORCE)")
 
 
-def timed(command: list[str], cwd: Path, url: str | None, setup=None, env: dict | None = None,
-          empty_cache: bool = False) -> tuple[float, float]:
-    """Wall-clock and CPU seconds (user + system) of one run of ``command``; with
-    ``empty_cache``, as on a fresh CI runner: a cache folder of its own, empty."""
-    env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **(env or {})}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # Beside the generated projects, removed with them.
-    env["XDG_CACHE_HOME"] = tempfile.mkdtemp(dir=cwd.parent) if empty_cache else str(cwd.parent / "cache")
-    if url is not None:
-        env["DATABASE_URL"] = url
-    if setup is not None:
-        env["DATABASE_URL"] = setup()
+@dataclass
+class Run:
+    """One command as the benchmark runs it: in ``cwd``, on ``url`` or on the fresh database
+    ``setup`` makes for each run; ``empty_cache`` as on a fresh CI runner (a cache folder of its
+    own, empty); ``once``: too slow to repeat (Django at 5,000), one run and no warm-up."""
+    command: list[str]
+    cwd: Path
+    url: str | None = None
+    setup: Callable[[], str] | None = None
+    env: dict = field(default_factory=dict)
+    empty_cache: bool = False
+    once: bool = False
+
+    def environment(self) -> dict:
+        """The run's environment; a fresh database (and cache folder) when the run asks for one."""
+        env = {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **self.env}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # Beside the generated projects, removed with them.
+        folder = self.cwd.parent
+        env["XDG_CACHE_HOME"] = tempfile.mkdtemp(dir=folder) if self.empty_cache else str(folder / "cache")
+        url = self.setup() if self.setup is not None else self.url
+        if url is not None:
+            env["DATABASE_URL"] = url
+        return env
+
+    def key(self) -> tuple:
+        """What makes two runs the same command on the same database."""
+        return (*self.command, self.cwd, self.url, *sorted(self.env.items()), self.empty_cache)
+
+
+def timed(run: Run) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system) of one run."""
+    env = run.environment()
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(run.command, cwd=run.cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    if result.returncode not in (0,):
-        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(run.command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return elapsed, cpu
 
 
-def compare(title, ours, theirs, target, repeat, cwd, url=None, setup=None, their_cwd=None, their_env=None,
-            empty_cache=False, their_setup=None):
-    """Run both commands alternately; print the medians of wall-clock time (which the target
-    is about) and, for a machine that is busy with other work, of CPU time; return whether the
-    target is met. A comparison with no target is printed for information only."""
-    timed(ours, cwd, url, setup)  # warm-up: caches, the OS's file cache
-    timed(theirs, their_cwd or cwd, url, their_setup or setup, their_env)
-    mine, other = [], []
-    for _ in range(repeat):
-        mine.append(timed(ours, cwd, url, setup, empty_cache=empty_cache))
-        other.append(timed(theirs, their_cwd or cwd, url, their_setup or setup, their_env))
-    wall = [statistics.median(run[0] for run in runs) for runs in (mine, other)]
-    cpu = [statistics.median(run[1] for run in runs) for runs in (mine, other)]
-    ratio = wall[0] / wall[1]
+def measure(runs: list[Run], repeat: int) -> list[tuple[float, float]]:
+    """Median wall-clock and CPU seconds of each run. The runs take turns, so that a change in
+    the machine's load falls on all of them alike; each runs once first, untimed, to warm the
+    caches (the OS's, manage.py's), but a ``once`` run, which runs in the first turn only."""
+    for run in runs:
+        if not run.once:
+            timed(run)
+    times = [[] for _ in runs]
+    for turn in range(repeat):
+        for run, seen in zip(runs, times):
+            if turn == 0 or not run.once:
+                seen.append(timed(run))
+    return [(statistics.median(t[0] for t in seen), statistics.median(t[1] for t in seen)) for seen in times]
+
+
+_instructions: dict[tuple, int] = {}  # a command counted once serves every line that compares with it
+
+
+def instructions(runs: list[Run]) -> list[int]:
+    """Instructions each run executes (callgrind's Ir, its children's included), side by side:
+    valgrind is single-threaded and its counts do not depend on the machine's load."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = {}
+        for number, run in enumerate(runs):
+            if run.key() not in _instructions and run.key() not in started:
+                out = Path(folder) / str(number)
+                out.mkdir()
+                started[run.key()] = run, out, subprocess.Popen(
+                    ["valgrind", "--tool=callgrind", "-q", "--trace-children=yes",
+                     f"--callgrind-out-file={out}/callgrind.%p", *run.command],
+                    cwd=run.cwd, env=run.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for key, (run, out, process) in started.items():
+            _, stderr = process.communicate()
+            if process.returncode != 0:
+                raise SystemExit(f"valgrind {' '.join(run.command)} failed ({process.returncode}):\n{stderr}")
+            _instructions[key] = sum(map(total_ir, out.iterdir()))
+    return [_instructions[run.key()] for run in runs]
+
+
+def total_ir(path: Path) -> int:
+    """The Ir total of a callgrind output file: its ``summary:`` line, in its ``events:`` order."""
+    fields = {}
+    for line in path.read_text(errors="replace").splitlines():
+        name, _, value = line.partition(": ")
+        if name in ("events", "summary", "totals") and name not in fields:
+            fields[name] = value.split()
+    return int((fields.get("summary") or fields["totals"])[fields["events"].index("Ir")])
+
+
+def report(title: str, mine: tuple, theirs: tuple, target: float | None, counts: list[int] | None = None) -> bool:
+    """Print one figure: the medians (wall-clock, CPU) of both sides, their ratios, the
+    instruction ratio when counted, and the verdict; return whether the target is met."""
+    ratio = mine[0] / theirs[0]
     met = target is None or ratio <= target
-    verdict = "(for comparison)" if target is None else f"target <= {target:.2f}x  {'ok' if met else 'MISSED'}"
-    print(f"{title:<66} {wall[0]:6.3f}s {wall[1]:6.3f}s {ratio:5.2f}x (cpu {cpu[0] / cpu[1]:4.2f}x)  {verdict}")
+    instr = f" (instr {counts[0] / counts[1]:4.2f}x)" if counts else ""
+    if target is None:
+        verdict = "(for comparison)"
+    else:
+        verdict = f"target <= {target:.2f}x  " + ("ok" if met else f"MISSED by {ratio - target:.2f}x")
+    cpu = mine[1] / theirs[1]
+    print(f"{title:<66} {mine[0]:6.3f}s {theirs[0]:6.3f}s {ratio:5.2f}x (cpu {cpu:4.2f}x){instr}  {verdict}", flush=True)
     return met
+
+
+def compare(title: str, ours: Run, theirs: Run, target: float | None, repeat: int, count: bool = False) -> bool:
+    """Time both alternately and report the ratio; with ``count``, the instruction ratio too."""
+    mine, other = measure([ours, theirs], repeat)
+    return report(title, mine, other, target, instructions([ours, theirs]) if count else None)
+
+
+class Projects:
+    """The generated projects and their databases, each made once, when first asked for."""
+
+    def __init__(self, folder: Path, databases: "Databases"):
+        self.folder, self.databases, self.made = folder, databases, {}
+        self.sqlite = databases.fresh(sqlite_only=True)  # for makemigrations, as Django's
+
+    def _once(self, key, make):
+        if key not in self.made:
+            self.made[key] = make()
+        return self.made[key]
+
+    def ours(self, count: int) -> Path:
+        return self._once(("ours", count), lambda: generate_project(self.folder / f"p{count}", count))
+
+    def django(self, count: int) -> Path:
+        return self._once(("django", count), lambda: generate_django(self.folder / f"dj{count}", count))
+
+    def head(self, count: int) -> str:
+        """A database at head for both manage.py and Alembic (they share the version table):
+        faked, since neither reads the tables there."""
+        def make():
+            url = self.databases.fresh()
+            timed(Run([sys.executable, "manage.py", "migrate", "--fake"], self.ours(count), url))
+            return url
+        return self._once(("head", count), make)
+
+    def django_head(self, count: int) -> str:
+        def make():
+            url = self.databases.fresh()
+            timed(Run([sys.executable, "-m", "django", "migrate", "--fake", "--settings=settings"],
+                      self.django(count), url))
+            return url
+        return self._once(("django_head", count), make)
+
+
+SIZES = (50, 200, 1000, 5000)
+
+
+def growth(projects: Projects, repeat: int, have_django: bool, kind: str) -> list[bool]:
+    """The growth table and its targets: for each command, every size of every tool takes turns
+    (Django at the largest, once), each shown as seconds and as a ratio to its own time at 50."""
+    python, alembic, django = sys.executable, [sys.executable, "-m", "alembic"], [sys.executable, "-m", "django"]
+    ours, dj, largest = projects.ours, projects.django, SIZES[-1]
+    commands = {
+        "migrate at head": {
+            "manage.py": lambda n: Run([python, "manage.py", "migrate"], ours(n), projects.head(n)),
+            "alembic upgrade head": lambda n: Run([*alembic, "upgrade", "head"], ours(n), projects.head(n)),
+            "Django": lambda n: Run([*django, "migrate", "--settings=settings"], dj(n), projects.django_head(n),
+                                    once=n == largest)},
+        "showmigrations": {
+            "manage.py": lambda n: Run([python, "manage.py", "showmigrations"], ours(n), projects.head(n)),
+            "alembic history --indicate-current": lambda n: Run([*alembic, "history", "--indicate-current"],
+                                                                ours(n), projects.head(n)),
+            "Django": lambda n: Run([*django, "showmigrations", "--settings=settings"], dj(n),
+                                    projects.django_head(n), once=n == largest)},
+        "makemigrations --check": {
+            "manage.py": lambda n: Run([python, "manage.py", "makemigrations", "--check"], ours(n), projects.sqlite),
+            # (bare Alembic has no makemigrations --check to compare)
+            "Django": lambda n: Run([*django, "makemigrations", "--check", "--settings=settings"], dj(n),
+                                    projects.sqlite, once=n == largest)},
+    }
+    print(f"\ngrowth: medians of {repeat} runs (Django at {largest:,}: one run, no warm-up); at head on {kind},"
+          " makemigrations on SQLite")
+    print(f"{'migrations:':<68}" + "".join(f"{n:>17,}" for n in SIZES), flush=True)
+    medians = {}
+    for command, tools in commands.items():
+        tools = {tool: run for tool, run in tools.items() if have_django or tool != "Django"}
+        keys = [(tool, n) for tool in tools for n in SIZES]
+        results = measure([tools[tool](n) for tool, n in keys], repeat)
+        medians.update({(command, *key): result for key, result in zip(keys, results)})
+        for tool in tools:
+            wall = [medians[command, tool, n][0] for n in SIZES]
+            cells = "".join(f"{w:8.3f}s {w / wall[0]:6.2f}x" for w in wall)
+            print(f"  {command + ', ' + tool:<66}{cells}", flush=True)
+    results = [report(f"{command}, {largest:,} vs 50 migrations, manage.py", medians[command, "manage.py", largest],
+                      medians[command, "manage.py", 50], 1.30) for command in ("migrate at head", "showmigrations")]
+    if have_django:
+        results.append(report(f"makemigrations --check, {largest:,} migrations, SQLite, warm vs Django's",
+                              medians["makemigrations --check", "manage.py", largest],
+                              medians["makemigrations --check", "Django", largest], 0.50))
+    return results
+
+
+SECTIONS = ("help", "fresh", "head", "makemigrations", "growth")
+
+
+def compile_package() -> None:
+    """Our package's bytecode, written once, as pip writes it when it installs a package (and
+    has for Alembic, SQLAlchemy and Django): an editable install has none, and with
+    PYTHONDONTWRITEBYTECODE=1 every run would compile our modules again, which no user's does."""
+    import compileall
+
+    import manage_migrations
+
+    compileall.compile_dir(Path(manage_migrations.__file__).parent, quiet=1)
 
 
 def main() -> int:
@@ -239,78 +428,88 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--database", default="postgresql+psycopg2://postgres@127.0.0.1:5432",
                         help="a PostgreSQL server URL without a database name")
+    parser.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
+                        help="count instructions under valgrind for the at-head and makemigrations lines")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True,
+                        help="the growth table, 50 to 5,000 migrations")
+    parser.add_argument("--only", action="append", choices=SECTIONS,
+                        help="run only this section (repeatable), when working on one")
     args = parser.parse_args()
+    sections = set(args.only or SECTIONS) - (set() if args.growth else {"growth"})
     python = sys.executable
     alembic = [python, "-m", "alembic"]
-    try:
-        import django  # noqa: F401
-        have_django = True
-    except ImportError:
-        have_django = False
+    django = [python, "-m", "django"]
+    have_django = importlib.util.find_spec("django") is not None
+    if not have_django:
         print("Django is not installed: its comparisons are skipped (pip install django).")
+    count = args.instructions and shutil.which("valgrind") is not None
+    if args.instructions and not count:
+        print("valgrind is not on PATH: no instruction counts.")
+    compile_package()
 
     with tempfile.TemporaryDirectory(prefix="manage-bench-") as tmp:
         tmp = Path(tmp).resolve()
-        (tmp / "p200").mkdir()
-        (tmp / "p1000").mkdir()
-        small = generate_project(tmp / "p200", 200)
-        large = generate_project(tmp / "p1000", 1000)
-        django_small = generate_django(Path(tmp / "dj200"), 200) if have_django else None
         databases = Databases(args.database, tmp)
+        projects = Projects(tmp, databases)
         kind = "PostgreSQL" if databases.postgres else "SQLite"
         results = []
-        print(f"{f'medians of {args.repeat} runs each ({3 * args.repeat} for --help)':<66} {'ours':>7} {'theirs':>7} {'ratio':>5}")
+        header = f"medians of {args.repeat} runs each ({3 * args.repeat} for --help)"
+        header += "; instr: one callgrind run each" if count else ""
+        print(f"{header:<66} {'ours':>7} {'theirs':>7} {'ratio':>5}", flush=True)
         try:
-            # The interpreter's own start-up, which every command pays: the floor under --help.
-            startup = statistics.median(timed([python, "-c", "pass"], small, None)[0] for _ in range(args.repeat))
-            print(f"{'python -c pass (start-up alone, for reference)':<66} {startup:6.3f}s")
-            # --help takes a tenth of a second, where the machine's noise weighs most: more runs.
-            for command in ([], ["makemigrations"], ["migrate"], ["showmigrations"], ["fake"]):
-                results.append(compare(f"manage.py {' '.join(command + ['--help'])} vs alembic --help",
-                                       [python, "manage.py", *command, "--help"], [*alembic, "--help"],
-                                       0.15, 3 * args.repeat, small))
-            results.append(compare(f"migrate, 200 migrations, fresh {kind} vs alembic upgrade head",
-                                   [python, "manage.py", "migrate"], [*alembic, "upgrade", "head"],
-                                   1.00, args.repeat, small, setup=databases.fresh))
-            compare(f"migrate, 200 migrations, fresh {kind} vs alembic, a transaction each",
-                    [python, "manage.py", "migrate"], [*alembic, "upgrade", "head"],
-                    None, args.repeat, small, setup=databases.fresh, their_env={"BENCH_PER_MIGRATION": "1"})
-            if have_django:
-                results.append(compare(f"migrate, 200 migrations, fresh {kind} vs Django migrate",
-                                       [python, "manage.py", "migrate"],
-                                       [python, "-m", "django", "migrate", "--settings=settings"],
-                                       1.00, args.repeat, small, setup=databases.fresh, their_cwd=django_small))
-            # The warm-up builds the template; each timed run's test database is a copy of it.
-            compare(f"manage.py test, fresh test database, 200 migrations, {kind} vs migrate",
-                    [python, "manage.py", "test", "-q", "-p", "no:cacheprovider", "tests"],
-                    [python, "manage.py", "migrate"], None, args.repeat, add_test(small), url=databases.fresh(),
-                    their_setup=databases.fresh)
-            squashed = squash_copy(small, tmp / "squashed200", databases.fresh())
-            for name, theirs, their_cwd in (("manage.py migrate through the 200", [python, "manage.py", "migrate"], small),
-                                            ("alembic upgrade head through the 200", [*alembic, "upgrade", "head"], small)):
-                compare(f"migrate, 200 squashed into 1, fresh {kind} vs {name}", [python, "manage.py", "migrate"],
-                        theirs, None, args.repeat, squashed, setup=databases.fresh, their_cwd=their_cwd)
-            at_head = databases.fresh()
-            timed([python, "manage.py", "migrate"], large, at_head)
-            timed([*alembic, "stamp", "head"], large, at_head)
-            results.append(compare(f"migrate at head, 1000 migrations, {kind} vs alembic upgrade head",
-                                   [python, "manage.py", "migrate"], [*alembic, "upgrade", "head"],
-                                   0.50, args.repeat, large, url=at_head))
-            results.append(compare(f"migrate --check, 1000 migrations, {kind} vs alembic upgrade head",
-                                   [python, "manage.py", "migrate", "--check"], [*alembic, "upgrade", "head"],
-                                   0.50, args.repeat, large, url=at_head))
-            results.append(compare("showmigrations, 1000 migrations vs alembic history --indicate-current",
-                                   [python, "manage.py", "showmigrations"],
-                                   [*alembic, "history", "--indicate-current"],
-                                   0.50, args.repeat, large, url=at_head))
-            if have_django:
-                sqlite_url = databases.fresh(sqlite_only=True)
-                for cache, target in (("warm scratch database", 1.00), ("empty cache folder", 2.00)):
+            small = projects.ours(200)
+            if "help" in sections:
+                # The interpreter's own start-up, which every command pays: the floor under --help.
+                startup = statistics.median(timed(Run([python, "-c", "pass"], small))[0] for _ in range(args.repeat))
+                print(f"{'python -c pass (start-up alone, for reference)':<66} {startup:6.3f}s")
+                # --help takes a tenth of a second, where the machine's noise weighs most: more runs.
+                for command in ([], ["makemigrations"], ["migrate"], ["showmigrations"], ["fake"]):
+                    results.append(compare(f"manage.py {' '.join(command + ['--help'])} vs alembic --help",
+                                           Run([python, "manage.py", *command, "--help"], small),
+                                           Run([*alembic, "--help"], small), 0.15, 3 * args.repeat))
+            if "fresh" in sections:
+                fresh = Run([python, "manage.py", "migrate"], small, setup=databases.fresh)
+                alembic_fresh = Run([*alembic, "upgrade", "head"], small, setup=databases.fresh)
+                results.append(compare(f"migrate, 200 migrations, fresh {kind} vs alembic, a transaction each",
+                                       fresh, replace(alembic_fresh, env={"BENCH_PER_MIGRATION": "1"}),
+                                       1.00, args.repeat))
+                compare(f"migrate, 200 migrations, fresh {kind} vs alembic upgrade head", fresh, alembic_fresh,
+                        None, args.repeat)
+                if have_django:
+                    results.append(compare(f"migrate, 200 migrations, fresh {kind} vs Django migrate", fresh,
+                                           Run([*django, "migrate", "--settings=settings"], projects.django(200),
+                                               setup=databases.fresh), 0.80, args.repeat))
+                # The warm-up builds the template; each timed run's test database is a copy of it.
+                compare(f"manage.py test, fresh test database, 200 migrations, {kind} vs migrate",
+                        Run([python, "manage.py", "test", "-q", "-p", "no:cacheprovider", "tests"], add_test(small),
+                            databases.fresh()), fresh, None, args.repeat)
+                squashed = squash_copy(small, tmp / "squashed200", databases.fresh())
+                for name, theirs in (("manage.py migrate through the 200", fresh),
+                                     ("alembic upgrade head through the 200", alembic_fresh)):
+                    compare(f"migrate, 200 squashed into 1, fresh {kind} vs {name}",
+                            Run([python, "manage.py", "migrate"], squashed, setup=databases.fresh), theirs,
+                            None, args.repeat)
+            if "head" in sections:
+                large, at_head = projects.ours(1000), projects.head(1000)
+                upgrade = Run([*alembic, "upgrade", "head"], large, at_head)
+                for command in (["migrate"], ["migrate", "--check"]):
+                    title = f"{' '.join(command)} at head, 1000 migrations, {kind} vs alembic upgrade head"
+                    results.append(compare(title, Run([python, "manage.py", *command], large, at_head), upgrade,
+                                           0.30, args.repeat, count))
+                results.append(compare("showmigrations, 1000 migrations vs alembic history --indicate-current",
+                                       Run([python, "manage.py", "showmigrations"], large, at_head),
+                                       Run([*alembic, "history", "--indicate-current"], large, at_head),
+                                       0.30, args.repeat, count))
+            if "makemigrations" in sections and have_django:
+                theirs = Run([*django, "makemigrations", "--check", "--settings=settings"], projects.django(200),
+                             projects.sqlite)
+                for cache, target in (("warm scratch database", 1.20), ("empty cache folder", 2.00)):
                     results.append(compare(f"makemigrations --check, 200 migrations, SQLite, {cache} vs Django's",
-                                           [python, "manage.py", "makemigrations", "--check"],
-                                           [python, "-m", "django", "makemigrations", "--check", "--settings=settings"],
-                                           target, args.repeat, small, url=sqlite_url, their_cwd=django_small,
-                                           empty_cache=cache == "empty cache folder"))
+                                           Run([python, "manage.py", "makemigrations", "--check"], small,
+                                               projects.sqlite, empty_cache=cache == "empty cache folder"),
+                                           theirs, target, args.repeat, count))
+            if "growth" in sections:
+                results += growth(projects, args.repeat, have_django, kind)
         finally:
             databases.drop_all()
     missed = results.count(False)

@@ -32,7 +32,7 @@ class Migration:
     # The file's loader.checksum as the index last read it (None: not read), for showmigrations and check.
     checksum: str | None = field(default=None, compare=False)
 
-    @property
+    @functools.cached_property  # asked for again and again by each walk of the graph
     def needs(self) -> tuple[str, ...]:
         """Everything that must be applied before it: its parents and what it depends on."""
         return tuple(dict.fromkeys(self.parents + self.depends_on))
