@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
+
+from manage_migrations import direct
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("sqlalchemy", "alembic", "manage_migrations.database", "manage_migrations.migrations")
@@ -96,3 +99,37 @@ def test_python_dotenv_is_imported_when_there_is_a_dot_env_to_read(project_copy,
     assert result.returncode == 0, result.stderr
     assert "dotenv" in imported_by(result)
     assert "[ ] 0001_create_table_hotels" in result.stdout
+
+
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}
+DJANGO_AT_HEAD = ("Operations to perform:\n  Apply all migrations: project\n"
+                  "Running migrations:\n  No migrations to apply.\n")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_manage_py_migrate_at_head_imports_no_sqlalchemy(project_copy, run_manage, request, kind):
+    url = request.getfixturevalue(URL_FIXTURES[kind])
+    assert run_manage(project_copy, "migrate", database_url=url).returncode == 0
+
+    result = run_manage(project_copy, "migrate", database_url=url, env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert (result.returncode, result.stdout) == (0, DJANGO_AT_HEAD), result.stderr
+    imported = imported_by(result)
+    assert "manage_migrations.direct" in imported
+    assert [name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic")] == []
+
+
+@pytest.mark.parametrize("kind, url_of", [
+    ("sqlite", lambda url: url + "?timeout=3"),
+    ("postgresql", lambda url: make_url(url).set(drivername="postgresql+asyncpg").render_as_string(False)),
+    ("mariadb", lambda url: url + "?connect_timeout=3"),
+])
+def test_manage_py_migrate_with_a_url_left_to_sqlalchemy(project_copy, run_manage, request, kind, url_of):
+    url = url_of(request.getfixturevalue(URL_FIXTURES[kind]))
+    assert direct.connect_arguments(url, project_copy) is None
+    assert run_manage(project_copy, "migrate", database_url=url).returncode == 0
+
+    result = run_manage(project_copy, "migrate", database_url=url, env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert (result.returncode, result.stdout) == (0, DJANGO_AT_HEAD), result.stderr
+    assert "sqlalchemy" in imported_by(result)

@@ -9,7 +9,6 @@ import json
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
 from manage_migrations import database, direct
 
@@ -371,45 +370,3 @@ def test_history_dates_are_those_sqlalchemy_reads(settings_of, twin_urls, manage
 
 
 # End to end: the deploy's own command.
-
-def imported_by(result) -> list[str]:
-    """The modules a run imported, from what PYTHONPROFILEIMPORTTIME=1 (``-X importtime``) printed."""
-    return [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def any_url(request):
-    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url",
-                                    "mariadb": "mariadb_url"}[request.param])
-
-
-DJANGO_AT_HEAD = ("Operations to perform:\n  Apply all migrations: project\n"
-                  "Running migrations:\n  No migrations to apply.\n")
-
-
-def test_manage_py_migrate_at_head_imports_no_sqlalchemy(project_copy, run_manage, any_url):
-    assert run_manage(project_copy, "migrate", database_url=any_url).returncode == 0
-
-    result = run_manage(project_copy, "migrate", database_url=any_url, env={"PYTHONPROFILEIMPORTTIME": "1"})
-
-    assert (result.returncode, result.stdout) == (0, DJANGO_AT_HEAD), result.stderr
-    imported = imported_by(result)
-    assert "manage_migrations.direct" in imported
-    assert [name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic")] == []
-
-
-@pytest.mark.parametrize("kind, url_of", [
-    ("sqlite", lambda url: url + "?timeout=3"),
-    ("postgresql", lambda url: make_url(url).set(drivername="postgresql+asyncpg").render_as_string(False)),
-    ("mariadb", lambda url: url + "?connect_timeout=3"),
-])
-def test_manage_py_migrate_with_a_url_left_to_sqlalchemy(project_copy, run_manage, request, kind, url_of):
-    url = url_of(request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url",
-                                          "mariadb": "mariadb_url"}[kind]))
-    assert direct.connect_arguments(url, project_copy) is None
-    assert run_manage(project_copy, "migrate", database_url=url).returncode == 0
-
-    result = run_manage(project_copy, "migrate", database_url=url, env={"PYTHONPROFILEIMPORTTIME": "1"})
-
-    assert (result.returncode, result.stdout) == (0, DJANGO_AT_HEAD), result.stderr
-    assert "sqlalchemy" in imported_by(result)
