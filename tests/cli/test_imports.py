@@ -1,5 +1,6 @@
 """``manage.py --help`` must stay fast: it never imports SQLAlchemy or Alembic. Nor does the
-deploy hot path (``migrate`` at head) import Alembic, the models or python-dotenv it has no use for.
+deploy hot path (``migrate`` at head) import SQLAlchemy (where the driver reads the record
+alone), Alembic, the models or python-dotenv it has no use for.
 
 Each check runs in a fresh interpreter (this test process has long imported both). --help
 touches nothing, so running it in the repository itself is safe."""
