@@ -1,24 +1,24 @@
 """What makemigrations and check remember of the checks that found nothing, so that the next
-one with the same inputs (``makemigrations --check`` in a pre-commit hook, ``check`` in CI)
-gives the same answer without loading Alembic, reflecting the scratch database and comparing,
-or importing every migration file: the answer the full check gives, at the cost of importing
-the models.
+one with the same inputs (``makemigrations --check`` in a pre-commit hook, ``check`` before a
+push) gives the same answer without loading Alembic, reflecting the scratch database and
+comparing, or importing every migration file: the answer the full check gives, at the cost of
+importing the models. (A fresh checkout, as in CI, has files of new stamps: it always checks.)
 
 An entry is stored only after a full check found nothing at all (a comparison with SQLite's
 kept scratch database, every migration file imported), under a key of everything its answer
-can depend on: the settings, the Python version, the migration files' names and, for a
-comparison, a canonical text of the models' MetaData as imported now (every table, column,
-type and its state, default, computed and identity column, comment, constraint and index, the
-naming convention, dialect options) and SQLite's version. With the entry go the stamps of the
-files the check read (env.py, every migration file, the scratch database) and of every module
-loaded by its end (env.py's hooks and what they import, the modules of the models' types and
-of what the migrations import, the libraries, this package): any of them touched since, and
-the check runs in full again. A MetaData with anything that has no stable text is never
-answered from here.
+can depend on: the settings, the interpreter and its import path, the migration files' names
+and, for a comparison, a canonical text of the models' MetaData as imported now (every table,
+column, type and its state, default, computed and identity column, comment, constraint and
+index, the naming convention, dialect options) and SQLite's version. With the entry go the
+stamps of the files the check read (env.py, every migration file, the scratch database) and of
+every module loaded by its end (what env.py and the migrations import, the modules of the
+models' types, the libraries, this package, Python's own): any of them touched since, and the
+check runs in full again. Nothing is remembered of a comparison whose answer may depend on
+more: a MetaData with anything that has no stable text, env.py's hooks of its own (an
+include_object may read anything), a warning shown.
 """
 import hashlib
 import sys
-import sysconfig
 
 from manage_migrations import cache
 
@@ -32,7 +32,8 @@ def key(settings, *parts: str) -> str | None:
     if settings.cache_dir is None:
         return None
     digest = hashlib.sha256()
-    for part in (repr(settings), sys.version, *parts):
+    # The interpreter and where it imports from (a venv, PYTHONPATH): another may find other modules.
+    for part in (repr(settings), sys.version, sys.executable, sys.prefix, repr(sys.path), *parts):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -68,15 +69,10 @@ def remember(settings, key: str | None, read: list[str]) -> None:
 
 
 def loaded_files() -> set[str]:
-    """The file of every module loaded now, but Python's own library (the Python version is in
-    the key): the project's, its libraries', this package's."""
-    stdlib = sysconfig.get_paths()["stdlib"]
-    files = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str) and not path.startswith(stdlib):
-            files.add(path)
-    return files
+    """The file of every module loaded now: the project's, its libraries', this package's and
+    Python's own (which is where the libraries live outside a virtual environment)."""
+    return {path for module in list(sys.modules.values())
+            if isinstance(path := getattr(module, "__file__", None), str)}
 
 
 def schema_text(metadata) -> str | None:

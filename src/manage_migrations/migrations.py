@@ -92,6 +92,7 @@ def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, 
                                f"settings to what env.py gives configure(); nothing was run.")
         if prepare is not None:
             prepare(connection)
+        config.attributes["hooks"] = their_hooks(chosen)
         theirs = chosen.get("include_name")
         return configure(connection=connection, **{
             "render_as_batch": True, "compare_server_default": True, "autogenerate_plugins": AUTOGENERATE_PLUGINS,
@@ -101,6 +102,15 @@ def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, 
 
     environment.configure = configure_for_manage_py
     return environment
+
+
+def their_hooks(options: dict) -> list[str]:
+    """The options env.py gives configure() that are code of the project's own (include_object,
+    compare_type, process_revision_directives...): what a comparison's answer may depend on
+    besides the models and the files, such as an environment variable the hook reads."""
+    ours = ("manage_migrations", "alembic", "sqlalchemy")
+    return sorted(name for name, value in options.items()
+                  if callable(value) and not getattr(value, "__module__", "").startswith(ours))
 
 
 @contextmanager
@@ -152,13 +162,16 @@ class Part(NamedTuple):
 
 def autogenerate(settings: Settings, connection, questioner, enums, scratch: bool = True,
                  metadata: sa.MetaData | None = None, unwritten: list[str] | None = None,
-                 created_by: tuple[dict[str, str], dict[str, str]] | None = None) -> list[Part]:
+                 created_by: tuple[dict[str, str], dict[str, str]] | None = None,
+                 uncertain: list[str] | None = None) -> list[Part]:
     """Compare the models (or ``metadata``) with the database on ``connection``: the migration
     that would take one to the other, none when they agree. With ``created_by`` (which app's
     migrations made each table, and each enum type), one for each app that changed
     (``conf.apps_of_tables``). Into
     ``unwritten`` go the differences Alembic saw and could not compare or write, which it only
-    warns of (a computed column's changed expression, an expression index it cannot read back).
+    warns of (a computed column's changed expression, an expression index it cannot read back);
+    into ``uncertain``, what the answer depends on besides the models and the files (env.py's
+    hooks of its own, see ``their_hooks``, and any other warning shown), for ``clean_checks``.
 
     The comparison runs through env.py without loading the migration files, which Alembic's
     own ``revision --autogenerate`` would import all of."""
@@ -196,6 +209,10 @@ def autogenerate(settings: Settings, connection, questioner, enums, scratch: boo
             unwritten.append(str(warning.message))
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+            if uncertain is not None:
+                uncertain.append(f"a warning: {warning.message}")
+    if uncertain is not None:
+        uncertain += [f"env.py's {name}" for name in config.attributes.get("hooks", ())]
     return found
 
 

@@ -168,8 +168,8 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
     On SQLite the scratch database is kept in the cache for the next run, under a key of the
     migration files and the library versions that built it; after a successful try it is at
     the new heads, and is kept under the new files' key. A comparison with it that found
-    nothing is remembered (``clean_checks``): the same inputs again are answered from
-    there, without loading Alembic."""
+    nothing, with nothing ``uncertain`` (env.py's own hooks, a warning), is remembered
+    (``clean_checks``): the same inputs again are answered from there, without loading Alembic."""
     from manage_migrations import clean_checks
 
     migrations = plan.migrations
@@ -187,11 +187,11 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
         return alembic.autogenerate(settings, connection, questioner,
                                     lambda: source.enum_types([m.path for m in graph.in_order(migrations)]),
                                     scratch=scratch_url is not None, unwritten=unwritten,
-                                    created_by=made_by_apps(migrations) if plan.split else None)
+                                    created_by=made_by_apps(migrations) if plan.split else None, uncertain=uncertain)
 
     url = database.database_url(settings)
     kept = scratch.kept_file(settings, url, heads)
-    written = []
+    written, uncertain = [], []
     with scratch.scratch_database(url, console, kept) as scratch_url:
         if scratch_url is None and set(database.run(url, recorder.of(settings).current_state)) != set(heads):
             raise CommandError("The database is not at the latest migration, so makemigrations "
@@ -222,7 +222,7 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
                 try_new_migration(settings, console, scratch_url, kept, plan.migrations, before, revision)
     if write and kept is not None and written and scratch_url is not None:
         cache.move(kept, scratch.kept_file(settings, url, graph.heads(plan.migrations)))
-    if not found and not unwritten and kept is not None:
+    if not (found or unwritten or uncertain) and kept is not None:
         clean_checks.remember(settings, clean_key, [str(settings.migrations_dir / "env.py"), *files, str(kept)])
     return written
 
