@@ -66,6 +66,9 @@ def changed_since_applied(migrations: list[graph.Migration], applied: set[str],
 CONNECT_TIMEOUT = 10
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 FOUND_ROWS = 2  # the MySQL protocol's CLIENT_FOUND_ROWS, which SQLAlchemy sets for PyMySQL
+# How long the read here waits behind a lock on the tables before it leaves the read to the
+# SQLAlchemy path (which waits READ_LOCK_TIMEOUT, then names who holds it): seconds.
+LOCK_GLANCE = 0.1
 PYMYSQL_SSL = ("ssl_ca", "ssl_key", "ssl_cert", "ssl_capath", "ssl_cipher")  # text options SQLAlchemy nests as ssl={}
 
 # SQLAlchemy's URL (sqlalchemy/engine/url.py, _parse_url): parsed here by the same rules.
@@ -164,17 +167,25 @@ class Tables(NamedTuple):
 def read(settings: Settings, with_history: bool = False) -> Record | None:
     """The record, read through the driver in a few statements, or None where the SQLAlchemy
     path must read it: a URL ``connect_arguments`` leaves to it, a driver not installed, any
-    error (a lock waited on for READ_LOCK_TIMEOUT seconds too), no version table yet, or a
-    migration recorded as unfinished (which that path tells from one being applied)."""
+    error of the read (a lock held on the tables for more than LOCK_GLANCE too: that path waits
+    READ_LOCK_TIMEOUT and names who holds it), no version table yet, or a migration recorded as
+    unfinished (which that path tells from one being applied). A server that cannot be reached
+    is the same one-line error as that path's, after one connect timeout, not two."""
     found = connect_arguments(settings.database_url, settings.base_dir)
     if found is None or (found[0] == "sqlite3" and settings.version_table_schema):
         return None
     driver, args, kwargs = found
     tables = Tables(settings.version_table, *record_tables(settings.version_table))
     try:
-        connection = importlib.import_module(driver).connect(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - any failure: the SQLAlchemy path says what it is
+        module = importlib.import_module(driver)
+    except ImportError:
         return None
+    try:
+        connection = module.connect(*args, **kwargs)
+    except module.Error as exc:  # the server's refusal, or no answer within the connect timeout
+        if driver == "sqlite3":
+            return None
+        raise cannot_connect(settings, module, exc) from exc
     try:
         cursor = connection.cursor()
         present, with_checksum = PROBES[driver](cursor, tables, settings.version_table_schema)
@@ -193,13 +204,24 @@ def read(settings: Settings, with_history: bool = False) -> Record | None:
             pass
 
 
+def cannot_connect(settings: Settings, module, exc: Exception) -> Exception:
+    """The SQLAlchemy path's error for a server that cannot be reached, word for word (its
+    wrapping of the driver's error, its words): SQLAlchemy is imported for it, as that path would."""
+    import sqlalchemy as sa
+
+    from manage_migrations import database
+
+    wrapped = sa.exc.DBAPIError.instance(None, None, exc, module.Error)
+    return database.cannot_connect(database.database_url(settings), wrapped)
+
+
 def probe_postgresql(cursor, tables: Tables, schema: str | None) -> tuple[set[str], bool]:
     """Which of the tables exist (in ``schema``, else on the search path) and whether the history
     has its checksum column, in one statement that also sets the transaction's lock_timeout."""
     names = [quoted(schema, name, '"') for name in tables]
     cursor.execute("SELECT set_config('lock_timeout', %s, true), to_regclass(%s), to_regclass(%s), to_regclass(%s), "
                    "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
-                   "AND NOT attisdropped)", [f"{READ_LOCK_TIMEOUT}s", *names, names[1], CHECKSUM])
+                   "AND NOT attisdropped)", [f"{round(LOCK_GLANCE * 1000)}ms", *names, names[1], CHECKSUM])
     _, *oids, with_checksum = cursor.fetchone()
     return {name for name, oid in zip(tables, oids) if oid is not None}, with_checksum
 
@@ -207,7 +229,7 @@ def probe_postgresql(cursor, tables: Tables, schema: str | None) -> tuple[set[st
 def probe_mysql(cursor, tables: Tables, schema: str | None) -> tuple[set[str], bool]:
     """The same from information_schema, in the URL's database unless a schema is named; the
     session's lock_wait_timeout set first (the connection is closed after the read)."""
-    cursor.execute(f"SET SESSION lock_wait_timeout = {READ_LOCK_TIMEOUT}")
+    cursor.execute("SET SESSION lock_wait_timeout = 0")  # whole seconds only: none at all, LOCK_GLANCE's nearest
     cursor.execute("SELECT table_name, column_name FROM information_schema.columns "
                    "WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name IN (%s, %s, %s)", [schema, *tables])
     columns = cursor.fetchall()
@@ -216,6 +238,7 @@ def probe_mysql(cursor, tables: Tables, schema: str | None) -> tuple[set[str], b
 
 def probe_sqlite(cursor, tables: Tables, schema: None) -> tuple[set[str], bool]:
     """The same from sqlite_master (``read`` leaves a schema on SQLite to SQLAlchemy)."""
+    cursor.execute(f"PRAGMA busy_timeout = {round(LOCK_GLANCE * 1000)}")
     cursor.execute("SELECT m.name, EXISTS (SELECT 1 FROM pragma_table_info(m.name) AS c WHERE c.name = ?) "
                    "FROM sqlite_master AS m WHERE m.type = 'table' AND m.name IN (?, ?, ?)", [CHECKSUM, *tables])
     found = dict(cursor.fetchall())

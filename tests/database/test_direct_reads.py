@@ -5,6 +5,7 @@ import dataclasses
 import importlib
 import importlib.util
 import json
+import socket
 
 import pytest
 import sqlalchemy as sa
@@ -370,3 +371,72 @@ def test_history_dates_are_those_sqlalchemy_reads(settings_of, twin_urls, manage
 
 
 # End to end: the deploy's own command.
+
+
+# A server that cannot be reached: the same words, after one connect timeout.
+
+@pytest.fixture
+def silent_server():
+    """A port that accepts connections (the system does, before any accept) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as server:
+        yield server
+
+
+def accepted(server) -> int:
+    """How many connections were made to ``server``."""
+    server.settimeout(0.5)
+    count = 0
+    try:
+        while True:
+            server.accept()[0].close()
+            count += 1
+    except OSError:  # none left waiting
+        return count
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_a_server_that_does_not_answer_is_waited_for_once(project_copy, run_manage, silent_server, kind):
+    port = silent_server.getsockname()[1]
+    url = (f"postgresql+psycopg2://deploy:s3cret@127.0.0.1:{port}/hotels?connect_timeout=1" if kind == "postgresql"
+           else f"mysql+pymysql://deploy:s3cret@127.0.0.1:{port}/hotels")
+
+    result = run_manage(project_copy, "migrate", database_url=url)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"CommandError: Cannot connect to {url.split('://')[0]}://deploy:***@127.0.0.1:{port}")
+    assert "s3cret" not in result.stderr + result.stdout
+    assert accepted(silent_server) == 1
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["showmigrations"], ["migrate", "--check"]])
+def test_a_refused_connection_says_what_sqlalchemys_path_says(manage, monkeypatch, settings_of, command):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    settings = settings_of(f"postgresql+psycopg2://deploy:s3cret@127.0.0.1:{port}/hotels")
+
+    direct_way = manage(*command, settings=settings)
+    with monkeypatch.context() as off:
+        off.setattr(direct, "read", lambda *args, **kwargs: None)
+        sqlalchemy_way = manage(*command, settings=settings)
+
+    assert direct_way.exit_code == sqlalchemy_way.exit_code == 1
+    assert direct_way.output == sqlalchemy_way.output
+    assert "Cannot connect to" in direct_way.output and "s3cret" not in direct_way.output
+
+
+def test_a_version_table_locked_by_another_session_is_left_to_sqlalchemys_wait(manage, settings_of, postgres_url):
+    """The read here waits LOCK_GLANCE and leaves it to the SQLAlchemy path, which waits its five
+    seconds and names who holds the lock; in all, one wait."""
+    settings = settings_of(postgres_url)
+    assert manage("migrate", settings=settings).exit_code == 0
+    holder = sa.create_engine(postgres_url)
+    try:
+        with holder.connect() as connection:
+            connection.exec_driver_sql("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            assert direct.read(settings) is None
+            result = manage("migrate", "--check", settings=settings)
+            connection.rollback()
+    finally:
+        holder.dispose()
+    assert result.exit_code == 1
+    assert "alembic_version has been locked by another session for over 5 s" in result.output
