@@ -136,7 +136,7 @@ def run_steps(settings, connection, steps, console: Console, fake=False, sql=Fal
         for revision, forward in steps:
             running = (revision, forward)
             if guard is not None:
-                guard.before_step()
+                guard.before_step(atomic[revision])
             script = scripts.get_revision(revision)
             marked = revision in marking
             if marked:  # committed before the DDL, which MariaDB (or a migration not atomic) cannot take back
@@ -253,19 +253,19 @@ def recorded(migration_fn, connection, records: recorder.Recorder, revision: str
     (``record_step``), for a migration that is atomic: the row is still in the transaction that
     updates the version, and a check that fails rolls it back with the rest."""
     opening = opening_statement(connection, lock_timeout, guard)
-    together = guard is not None and atomic and connection.dialect.name == "postgresql"
+    record_with_guard_read = guard is not None and atomic and connection.dialect.name == "postgresql"
 
     def run(**kw):
         if opening is not None:
             connection.exec_driver_sql(opening)
-        if together:
+        if record_with_guard_read:  # atomic: never marked unfinished, so nothing to clear here
             guard.check(records.record_step(connection, revision, forward, path, read_heads=True), revision, forward)
         elif guard is not None:
             guard.check(records.read_heads(connection), revision, forward)
         if migration_fn is not None:
             with lasting.watching(connection) if lasting else contextlib.nullcontext():
                 migration_fn(**kw)
-        if not together:
+        if not record_with_guard_read:
             records.record_step(connection, revision, forward, path, marked)
 
     return run
@@ -395,8 +395,10 @@ class Guard:
         self.needs = {m.revision: m.needs for m in migrations}
         self.last: tuple[tuple[str, ...], set[str]] | None = None  # the state last checked, and what it has applied
 
-    def before_step(self) -> None:
-        self.held.check()
+    def before_step(self, atomic: bool) -> None:
+        """The deploy lock checked; always before a migration that is not atomic, whose commits
+        part-way let go of the step lock that otherwise keeps a second migrate out of it."""
+        self.held.check(always=not atomic)
 
     def check(self, heads: tuple[str, ...], revision: str, forward: bool) -> None:
         """In the step's transaction, with the ``heads`` read there after the step lock

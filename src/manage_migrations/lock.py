@@ -75,11 +75,11 @@ class DeployLock:
         self.answered = time.monotonic()
         return bool(taken)
 
-    def check(self) -> None:
+    def check(self, always: bool = False) -> None:
         """Before a migration: the lock is still ours, or it is taken again (waiting as at the
-        start); asked once CHECK_AFTER seconds have passed since it last answered. MariaDB's is
-        held while the migrating connection answers: nothing to check."""
-        if self.holder is None or time.monotonic() - self.answered < CHECK_AFTER:
+        start); asked once CHECK_AFTER seconds have passed since it last answered, or
+        ``always``. MariaDB's is held while the migrating connection answers: nothing to check."""
+        if self.holder is None or not always and time.monotonic() - self.answered < CHECK_AFTER:
             return
         try:
             self.holder.execute(sa.text("SELECT 1"))

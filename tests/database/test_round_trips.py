@@ -135,7 +135,7 @@ def guarded_run(settings, steps, lock_timeout=None, meanwhile=None):
     try:
         with engine.connect() as connection, lock.deploy_lock(connection, 10, Console(0)) as held:
             if meanwhile is not None:
-                check, held.check = held.check, lambda: (meanwhile(), check())
+                check, held.check = held.check, lambda **options: (meanwhile(), check(**options))
             if lock_timeout is None:
                 return executor.run_plan(settings, connection, migrations_of(settings), steps, Console(0), False,
                                          frozenset(), {}, held)
@@ -211,6 +211,17 @@ def test_the_deploy_lock_is_asked_once_a_second_and_taken_again_once_lost(postgr
         assert held.holder.exec_driver_sql(
             f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
             f"AND objid = {lock.LOCK_KEY & 0xFFFFFFFF}").scalar() == 1
+    engine.dispose()
+
+
+def test_before_a_migration_that_is_not_atomic_the_deploy_lock_is_always_asked(postgres_url, sql):
+    """Its commits part-way let go of the step lock: the deploy lock alone keeps others out."""
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as connection, lock.deploy_lock(connection, 10, Console(0)) as held:
+        pid = held.holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        sql(postgres_url, f"SELECT pg_terminate_backend({pid})")
+        held.check(always=True)  # within the second it last answered
+        assert held.holder.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
     engine.dispose()
 
 
