@@ -37,7 +37,6 @@ A project's ``manage.py`` names its settings module, as Django's names ``DJANGO_
     env.py computes them: manage.py reads env.py without running it.
 """
 import difflib
-import gc
 import importlib
 import os
 import sys
@@ -378,16 +377,8 @@ def load_models(settings: Settings, everything: bool = True):
         raise CommandError("The settings name no MODELS ('module:attribute' of a declarative base or a MetaData): "
                            "give the models' module and attribute.")
     if everything:
-        collecting = gc.isenabled()
-        gc.disable()  # the models' modules make objects that live as long as the run: no garbage to look for
-        try:
-            for package in (*settings.model_packages, *settings.apps):
-                import_all(package)
-        finally:
-            if not gc.get_freeze_count():  # once a process: later collections need not look through them again
-                gc.freeze()
-            if collecting:
-                gc.enable()
+        for package in (*settings.model_packages, *settings.apps):
+            import_all(package)
     found = resolve(settings.models, "MODELS")
     metadata = getattr(found, "metadata", found)
     if not isinstance(metadata, sa.MetaData):

@@ -229,15 +229,27 @@ def compare_with_models(settings, console, plan: Plan, heads, questioner, messag
 
 def models_if_they_load(settings: Settings):
     """The models' MetaData, as ``MODELS`` names it; None when it does not load (the full
-    comparison then says why, in its own words)."""
+    comparison then says why, in its own words). Imported with the garbage collector off, as
+    the models' modules make objects that live as long as the run, then frozen (once a process)
+    so that later collections do not look through them again: 7% of the instructions of a
+    ``makemigrations --check`` answered from ``clean_checks``."""
+    import gc
+
     from manage_migrations.conf import load_models
 
     if not settings.models:
         return None
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return load_models(settings)
     except CommandError:
         return None
+    finally:
+        if not gc.get_freeze_count():
+            gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def try_new_migration(settings: Settings, console: Console, scratch_url, kept, migrations, heads, revision) -> None:
