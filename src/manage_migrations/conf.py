@@ -47,6 +47,11 @@ from manage_migrations.output import CommandError
 
 SETTINGS_VARIABLE = "MANAGE_MIGRATIONS_SETTINGS"
 PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"  # what alembic init writes into alembic.ini
+# What every connection is given besides its URL (the URL's own settings win): a connect
+# timeout, and libpq's keepalives, so that a server or route gone dark mid-run is noticed within
+# about a minute.
+CONNECT_TIMEOUT = 10
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from manage_migrations import signals
-from manage_migrations.direct import CONNECT_TIMEOUT, KEEPALIVES
 from manage_migrations.output import CommandError
-from manage_migrations.conf import Settings
+from manage_migrations.conf import CONNECT_TIMEOUT, KEEPALIVES, Settings
 
 # The schemes DATABASE_URL may name (each with any driver SQLAlchemy has for it).
 BACKENDS = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}

@@ -6,68 +6,22 @@ Only for URLs whose connection is opened exactly as SQLAlchemy would open it (pl
 psycopg, PyMySQL and sqlite3 URLs, see ``connect_arguments``). For any other URL, and on any
 failure, ``read`` returns None and the command takes its SQLAlchemy path, which reads again and
 says in one line what is wrong. Nothing here writes.
-
-The names of the record that need no SQLAlchemy are kept here; ``recorder`` imports them.
 """
 import importlib
 import importlib.util
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-from manage_migrations import graph
-from manage_migrations.conf import Settings
-from manage_migrations.loader import checksum
+from manage_migrations.conf import CONNECT_TIMEOUT, KEEPALIVES, Settings
+from manage_migrations.tables import CHECKSUM, Applied, in_utc, record_tables
 
-READ_LOCK_TIMEOUT = 5  # seconds a read of the version table waits behind another session's lock
-VERSION_TABLE = "alembic_version"  # Alembic's default
-CHECKSUM = "checksum"  # the history's column for each file's digest when it was applied (loader.checksum)
-
-
-def record_tables(version_table: str = VERSION_TABLE) -> tuple[str, str]:
-    """The names of manage.py's own two tables beside a version table: when each migration was
-    applied (which the version table does not keep: Django's django_migrations), and the
-    migrations started and not finished. Beside ``alembic_version`` they are
-    ``manage_migrations`` and ``manage_migrations_unfinished``; beside a version table of a
-    project's own, named after it, so that two projects in one database keep apart."""
-    if version_table == VERSION_TABLE:
-        return "manage_migrations", "manage_migrations_unfinished"
-    return f"{version_table}_history", f"{version_table}_unfinished"
-
-
-class Applied(NamedTuple):
-    """A row of the history: when a migration ran (in UTC) and its file's checksum then."""
-    at: datetime
-    checksum: str | None
-
-
-def in_utc(applied: datetime) -> datetime:
-    """A history row's date in UTC, as Django shows them, whatever the session's time zone (a
-    date without one, as SQLite and MariaDB keep them, was written in UTC)."""
-    return applied.astimezone(timezone.utc) if applied.tzinfo else applied.replace(tzinfo=timezone.utc)
-
-
-def changed_since_applied(migrations: list[graph.Migration], applied: set[str],
-                          rows: dict[str, Applied]) -> dict[str, Applied]:
-    """The applied migrations whose file is no longer the one that ran, with their row: an edit
-    the database never saw (each file's checksum as the index keeps it, else read now). A row
-    without a checksum (written before they were kept) or a file that cannot be read is never
-    flagged."""
-    return {m.revision: rows[m.revision] for m in migrations
-            if m.revision in applied and m.revision in rows and rows[m.revision].checksum is not None
-            and (m.checksum or checksum(m.path)) not in (None, rows[m.revision].checksum)}
-
-
-# What database.create_engine gives the drivers besides the URL: a connect timeout, and libpq's
-# keepalives, so that a server or route gone dark mid-run is noticed within about a minute.
-CONNECT_TIMEOUT = 10
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 FOUND_ROWS = 2  # the MySQL protocol's CLIENT_FOUND_ROWS, which SQLAlchemy sets for PyMySQL
 # How long the read here waits behind a lock on the tables before it leaves the read to the
-# SQLAlchemy path (which waits READ_LOCK_TIMEOUT, then names who holds it): seconds.
+# SQLAlchemy path (which waits tables.READ_LOCK_TIMEOUT, then names who holds it): seconds.
 LOCK_GLANCE = 0.1
 PYMYSQL_SSL = ("ssl_ca", "ssl_key", "ssl_cert", "ssl_capath", "ssl_cipher")  # text options SQLAlchemy nests as ssl={}
 
@@ -168,7 +122,7 @@ def read(settings: Settings, with_history: bool = False) -> Record | None:
     """The record, read through the driver in a few statements, or None where the SQLAlchemy
     path must read it: a URL ``connect_arguments`` leaves to it, a driver not installed, any
     error of the read (a lock held on the tables for more than LOCK_GLANCE too: that path waits
-    READ_LOCK_TIMEOUT and names who holds it), no version table yet, or a migration recorded as
+    tables.READ_LOCK_TIMEOUT and names who holds it), no version table yet, or a migration recorded as
     unfinished (which that path tells from one being applied). A server that cannot be reached
     is the same one-line error as that path's, after one connect timeout, not two."""
     found = connect_arguments(settings.database_url, settings.base_dir)

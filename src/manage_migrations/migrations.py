@@ -27,7 +27,7 @@ from alembic.script.revision import tuple_rev_as_scalar
 from alembic.util import format_as_comma
 from mako.template import Template
 
-from manage_migrations import comparisons, conf, database, recorder
+from manage_migrations import comparisons, conf, database, recorder, tables
 from manage_migrations.loader import files_of, load_module
 from manage_migrations.output import CommandError
 from manage_migrations.conf import Settings
@@ -85,7 +85,7 @@ def project_environment(config: Config, scripts: ScriptDirectory, prepare=None, 
         settings = config.attributes["settings"]
         records = recorder.of(settings)
         table = ".".join(filter(None, (chosen.get("version_table_schema"), chosen.get("version_table",
-                                                                                     recorder.VERSION_TABLE))))
+                                                                                     tables.VERSION_TABLE))))
         if table != records.version_name:
             raise CommandError(f"{Path(scripts.dir) / 'env.py'} keeps Alembic's versions in {table}, and manage.py "
                                f"read {records.version_name}: set VERSION_TABLE and VERSION_TABLE_SCHEMA in the "

@@ -3,8 +3,9 @@ applied), the history of when each migration ran, the migrations started and not
 DDL cannot be rolled back, and squashed migrations recorded in place of what they replace.
 
 A project's ``Recorder`` (``of(settings)``) keeps them where its env.py keeps Alembic's version
-table; each of its methods takes one Connection. Nothing here loads Alembic (``migrate`` with
-nothing to do reads the version table and stops).
+table; each of its methods takes one Connection. Nothing here loads Alembic. (``migrate`` with
+nothing to do reads the same tables through the driver alone where it can: ``direct``; their
+names are in ``tables``.)
 """
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -13,8 +14,7 @@ import sqlalchemy as sa
 
 from manage_migrations import graph
 from manage_migrations.database import is_lock_wait, lock_holders
-# The names that need no SQLAlchemy, shared with the reads made without it.
-from manage_migrations.direct import CHECKSUM, READ_LOCK_TIMEOUT, VERSION_TABLE, Applied, in_utc, record_tables
+from manage_migrations.tables import CHECKSUM, READ_LOCK_TIMEOUT, VERSION_TABLE, Applied, in_utc, record_tables
 from manage_migrations.loader import checksum
 from manage_migrations.output import CommandError, Console
 

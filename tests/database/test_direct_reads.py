@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from manage_migrations import database, direct
+from manage_migrations import database, direct, tables
 
 REPO_MIGRATIONS = ("0001_create_table_hotels", "0002_create_table_rooms", "0003_add_users", "0004_make_email_unique")
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
@@ -174,19 +174,19 @@ def run_sql(url: str, *statements: str) -> None:
 
 def database_state(url: str, version_table: str = "alembic_version", schema: str | None = None) -> dict:
     """Every table, the version table's rows, the revisions in the history and what is unfinished."""
-    history, unfinished = direct.record_tables(version_table)
+    history, unfinished = tables.record_tables(version_table)
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            tables = set(sa.inspect(connection).get_table_names(schema=schema))
+            present = set(sa.inspect(connection).get_table_names(schema=schema))
 
             def rows(table, *columns):
-                if table not in tables:
+                if table not in present:
                     return None
                 query = sa.select(*(sa.column(name) for name in columns)).select_from(sa.table(table, schema=schema))
                 return sorted(tuple(row) for row in connection.execute(query))
 
-            return {"tables": tables, "version": rows(version_table, "version_num"),
+            return {"tables": present, "version": rows(version_table, "version_num"),
                     "history": rows(history, "revision"), "unfinished": rows(unfinished, "revision", "forward")}
     finally:
         engine.dispose()

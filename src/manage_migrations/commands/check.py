@@ -42,8 +42,9 @@ def check(settings: Settings, console: Console, with_database: bool = False, out
                 problems.append(Problem(MODEL_CHANGES, "models"))
         except Quit:  # a NOT NULL column with no default: a change all the same
             problems.append(Problem(MODEL_CHANGES, "models"))
-        except Exception as exc:  # e.g. a models module that does not import
-            from manage_migrations.migrations import AlembicCommandError, explain  # Alembic: only when needed
+        except Exception as exc:  # e.g. a models module that does not import; Alembic's errors
+            # are named only here, as importing Alembic is what a remembered clean check spares
+            from manage_migrations.migrations import AlembicCommandError, explain
 
             if not isinstance(exc, (CommandError, AlembicCommandError)):
                 raise
@@ -117,10 +118,10 @@ def changed_since_applied(migrations: list[graph.Migration], state: tuple[str, .
     """The applied migrations whose file was edited after it ran (their checksums, in the
     history ``rows``): the database ran another text than the repository's. Each names its
     file, and is annotated on line 1."""
-    from manage_migrations import direct, recorder
+    from manage_migrations import recorder, tables
 
     paths = {m.revision: display_path(Path(m.path)) for m in migrations}
     return [Problem(recorder.changed_message(revision, paths[revision], row.at), "changed_since_applied",
                     paths[revision], line=1)
-            for revision, row in direct.changed_since_applied(migrations, graph.applied(state, migrations),
+            for revision, row in tables.changed_since_applied(migrations, graph.applied(state, migrations),
                                                               rows).items()]

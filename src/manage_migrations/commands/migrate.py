@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import click
 
-from manage_migrations import direct, graph, replaced
+from manage_migrations import direct, graph, replaced, tables
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
@@ -192,7 +192,7 @@ def warn_changed(connection, records, history: list[graph.Migration], console: C
     rows = records.history_rows(connection)
     applied = graph.applied(records.current_state(connection), history)
     paths = {m.revision: display_path(Path(m.path)) for m in history}
-    for revision, row in direct.changed_since_applied(history, applied, rows).items():
+    for revision, row in tables.changed_since_applied(history, applied, rows).items():
         message = recorder.changed_message(revision, paths[revision], row.at)
         console.warning(message)
         machine.annotation("warning", machine.repository_path(paths[revision]), 1, message)

@@ -1,5 +1,5 @@
 """``showmigrations``: each app's migrations, marked where applied, as Django lists them."""
-from manage_migrations import direct, graph, replaced
+from manage_migrations import direct, graph, replaced, tables
 from manage_migrations.conf import Settings
 from manage_migrations.graph import app_and_target
 from manage_migrations.loader import migrations_of
@@ -31,7 +31,7 @@ def showmigrations(settings: Settings, console: Console, plan: bool = False, app
     if history is not migrations:
         migrations, app_of = graph.in_order(history), graph.apps(history)
     applied = graph.applied(state, migrations)
-    changed = direct.changed_since_applied(migrations, applied, rows)
+    changed = tables.changed_since_applied(migrations, applied, rows)
     dates = {revision: row.at for revision, row in rows.items()}
     names = [m.revision for m in migrations]
     squashed = {m.revision: len(m.replaces) for m in migrations if m.replaces}

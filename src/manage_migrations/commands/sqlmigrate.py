@@ -246,8 +246,8 @@ class CreatedIfMissing:
 
 
 def with_history_row(migration_fn, write, records, revision: str, forward: bool, path: str):
-    """The migration's SQL, then its history row as ``recorder.record_step`` writes it, dated
-    when the script runs. Under the migration's own name, which Alembic's running comment shows."""
+    """The migration's SQL, then its history row (the insert or delete of ``recorder.record_step``
+    without a guard), dated when the script runs. Under the migration's own name, which Alembic's running comment shows."""
     import functools
 
     import sqlalchemy as sa
