@@ -22,7 +22,6 @@ def benchmark_script():
 
 @pytest.fixture
 def generated(benchmark_script, tmp_path):
-    (tmp_path / "p3").mkdir()
     return benchmark_script.generate_project(tmp_path / "p3", 3)
 
 
